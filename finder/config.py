@@ -1,0 +1,86 @@
+"""Settings: defaults that work offline on one machine, then ``FINDER_*`` env vars.
+
+Order (later wins): :data:`DEFAULTS`, environment variables with the ``FINDER_``
+prefix (``FINDER_DATABASE_URL=...``; values that parse as JSON are read as JSON,
+so ``FINDER_ONLINE_GEOCODING=true`` is a boolean), then the mapping passed to
+``create_app(config)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Where the embedded store, index and gazetteer live (relative to the working directory).
+    "INSTANCE_PATH": "instance",
+    # Any SQLAlchemy URL; default: SQLite file instance/finder.db.
+    "DATABASE_URL": None,
+    # Search index root (holds versioned builds and the "current" pointer).
+    "INDEX_DIR": None,
+    # The offline postcode/place gazetteer built by `finder geo build`.
+    "GAZETTEER_PATH": None,
+    # Online geocoders are off unless switched on; tests never need them.
+    "ONLINE_GEOCODING": False,
+    "NOMINATIM_DOMAIN": "nominatim.openstreetmap.org",
+    "POSTCODE_API_URL": "https://api.postcodes.io/postcodes/{postcode}",
+    # Contact address sent in the User-Agent of every outgoing request.
+    "HTTP_CONTACT": "",
+    "HTTP_CACHE_DIR": None,
+    "HTTP_RATE_LIMIT_PER_SECOND": 1.0,
+    # HCPC online register: {number} is replaced by the registration number, e.g. PH123456.
+    "HCPC_REGISTER_URL": "https://www.hcpc-uk.org/check-the-register/professional-registration-detail/?query={number}&profession=PH",
+    "HCPC_CHECK_URL": "https://www.hcpc-uk.org/check-the-register/",
+    # API rate limit (Flask-Limiter); storage may be redis://host:6379.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_API": "120 per minute",
+    "RATELIMIT_ENABLED": True,
+    # Optional tiled map as progressive enhancement: a {z}/{x}/{y} tile URL template.
+    "MAP_TILES_URL": None,
+    "MAP_TILES_ATTRIBUTION": None,
+    "SEARCH_DEFAULT_RADIUS_KM": 25,
+    "SEARCH_MAX_RADIUS_KM": 200,
+    "SECRET_KEY": None,
+}
+
+
+def from_environment(environ: Mapping[str, str] | None = None, prefix: str = "FINDER_") -> dict[str, Any]:
+    """Read ``FINDER_*`` variables, parsing JSON-looking values."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(prefix) or key.startswith("FINDER_TEST_"):
+            continue
+        name = key[len(prefix):]
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        found[name] = value
+    return found
+
+
+def resolve(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill in the paths that default to places under the instance directory."""
+    resolved = dict(settings)
+    instance = Path(str(resolved["INSTANCE_PATH"])).expanduser().absolute()
+    resolved["INSTANCE_PATH"] = str(instance)
+    if not resolved.get("DATABASE_URL"):
+        resolved["DATABASE_URL"] = f"sqlite:///{instance / 'finder.db'}"
+    if not resolved.get("INDEX_DIR"):
+        resolved["INDEX_DIR"] = str(instance / "index")
+    if not resolved.get("GAZETTEER_PATH"):
+        resolved["GAZETTEER_PATH"] = str(instance / "gazetteer.sqlite")
+    return resolved
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then environment, then overrides; paths resolved."""
+    settings = dict(DEFAULTS)
+    settings.update(from_environment(environ))
+    if overrides:
+        settings.update(overrides)
+    return resolve(settings)

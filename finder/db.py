@@ -1,0 +1,230 @@
+"""Engine, sessions, migrations and the read API of the store.
+
+``Store`` is the one way into the database. The web layer gets it from
+``app.extensions["finder.store"]``; CLI commands and tests build one from a URL.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from finder.models import IngestRun, Practitioner, PractitionerLocation, StoredPractitioner, to_stored
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+EXTENSION_KEY = "finder.store"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers keep reading the last committed state while an ingest writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Store:
+    """A database of practitioner listings at one SQLAlchemy URL."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(url, **kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions[EXTENSION_KEY] = self
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- sessions and schema -------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            # close() ends the transaction and detaches objects with their loaded state intact.
+            session.close()
+
+    def _alembic_config(self, connection: Any) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        config.attributes["connection"] = connection
+        return config
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the latest revision (idempotent)."""
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.upgrade(self._alembic_config(connection), "head")
+
+    def revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        with self.engine.connect() as connection:
+            return ScriptDirectory.from_config(self._alembic_config(connection)).get_current_head()
+
+    def is_initialised(self) -> bool:
+        return inspect(self.engine).has_table("practitioners")
+
+    # ---- reads -----------------------------------------------------------------
+
+    def get(self, practitioner_id: int) -> StoredPractitioner | None:
+        with self.reader() as session:
+            row = session.get(Practitioner, practitioner_id)
+            return to_stored(row) if row is not None else None
+
+    def get_many(self, ids: Sequence[int]) -> list[StoredPractitioner]:
+        """Practitioners in the order of ``ids`` (missing ids are skipped)."""
+        if not ids:
+            return []
+        with self.reader() as session:
+            rows = session.scalars(select(Practitioner).where(Practitioner.id.in_(list(ids)))).all()
+            by_id = {row.id: to_stored(row) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def iter_practitioners(
+        self, *, changed_since: datetime | None = None, batch_size: int = 2000, include_withdrawn: bool = True
+    ) -> Iterator[StoredPractitioner]:
+        """Every practitioner (optionally only those changed since a time), in id order."""
+        last_id = 0
+        while True:
+            with self.reader() as session:
+                stmt = select(Practitioner).where(Practitioner.id > last_id)
+                if changed_since is not None:
+                    stmt = stmt.where(Practitioner.updated_at > changed_since)
+                if not include_withdrawn:
+                    stmt = stmt.where(Practitioner.withdrawn_at.is_(None))
+                rows = session.scalars(stmt.order_by(Practitioner.id).limit(batch_size)).all()
+                batch = [to_stored(row) for row in rows]
+            if not batch:
+                return
+            yield from batch
+            last_id = batch[-1].id
+
+    def count(self, *, include_withdrawn: bool = False) -> int:
+        with self.reader() as session:
+            stmt = select(func.count(Practitioner.id))
+            if not include_withdrawn:
+                stmt = stmt.where(Practitioner.withdrawn_at.is_(None))
+            return int(session.scalar(stmt) or 0)
+
+    def latest_change(self) -> datetime | None:
+        """When any practitioner last changed (added, updated or withdrawn)."""
+        with self.reader() as session:
+            return session.scalar(select(func.max(Practitioner.updated_at)))
+
+    def has_sample_records(self) -> bool:
+        with self.reader() as session:
+            stmt = select(Practitioner.id).where(
+                Practitioner.is_sample.is_(True), Practitioner.withdrawn_at.is_(None)
+            )
+            return session.scalar(stmt.limit(1)) is not None
+
+    def ingest_runs(self, limit: int = 10) -> list[IngestRun]:
+        with self.reader() as session:
+            stmt = select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)
+            return list(session.scalars(stmt).all())
+
+    def last_refreshed(self) -> datetime | None:
+        with self.reader() as session:
+            stmt = select(func.max(IngestRun.finished_at)).where(IngestRun.status == "completed")
+            return session.scalar(stmt)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of current (not withdrawn) listings by specialism, setting, funding, status."""
+        counts: dict[str, collections.Counter[str]] = {
+            "specialism": collections.Counter(),
+            "setting": collections.Counter(),
+            "funding": collections.Counter(),
+            "registration_status": collections.Counter(),
+        }
+        total = 0
+        sample = 0
+        home = 0
+        with self.reader() as session:
+            stmt = select(
+                Practitioner.id,
+                Practitioner.specialisms,
+                Practitioner.funding,
+                Practitioner.registration_status,
+                Practitioner.is_sample,
+                Practitioner.home_visit_radius_km,
+            ).where(Practitioner.withdrawn_at.is_(None))
+            for _id, specialisms, funding, status, is_sample, radius in session.execute(stmt):
+                total += 1
+                sample += bool(is_sample)
+                home += radius is not None
+                counts["specialism"].update(specialisms or [])
+                counts["funding"].update(funding or [])
+                counts["registration_status"][status] += 1
+            setting_stmt = (
+                select(PractitionerLocation.setting, func.count(func.distinct(PractitionerLocation.practitioner_id)))
+                .join(Practitioner)
+                .where(Practitioner.withdrawn_at.is_(None))
+                .group_by(PractitionerLocation.setting)
+            )
+            for setting, n in session.execute(setting_stmt):
+                counts["setting"][setting] = int(n)
+        return {
+            "total": total,
+            "sample": sample,
+            "home_visits": home,
+            **{name: dict(counter.most_common()) for name, counter in counts.items()},
+        }
+
+
+def store_from(app: Flask) -> Store:
+    return app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]

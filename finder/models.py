@@ -1,0 +1,379 @@
+"""The store: typed SQLAlchemy 2.x models, and the one mapping between rows and Records.
+
+The schema itself is created and migrated by Alembic (``finder/migrations``);
+these classes must match the latest revision (a test checks that they do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from finder.records import HomeVisits, Location, Provenance, Record, ReferralRoute, Registration
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Practitioner(Base):
+    """One practitioner listing. List-valued vocab fields are JSON arrays of codes."""
+
+    __tablename__ = "practitioners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    practice_name: Mapped[str | None] = mapped_column(String(300))
+    gender: Mapped[str | None] = mapped_column(String(32))
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    memberships: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    bio: Mapped[str | None] = mapped_column(Text)
+
+    hcpc_number: Mapped[str | None] = mapped_column(String(12), unique=True)
+    registration_status: Mapped[str] = mapped_column(String(32), default="unchecked", index=True)
+    registration_checked_on: Mapped[date | None] = mapped_column(Date)
+    registration_period_to: Mapped[date | None] = mapped_column(Date)
+    registration_register_name: Mapped[str | None] = mapped_column(String(300))
+    registration_needs_review: Mapped[str | None] = mapped_column(String(300))
+
+    specialisms: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    conditions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    treatments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    home_visit_postcode: Mapped[str | None] = mapped_column(String(8))
+    home_visit_radius_km: Mapped[float | None] = mapped_column(Float)
+    home_visit_lat: Mapped[float | None] = mapped_column(Float)
+    home_visit_lon: Mapped[float | None] = mapped_column(Float)
+
+    funding: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    referral_routes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    referral_notes: Mapped[str | None] = mapped_column(Text)
+    referral_email: Mapped[str | None] = mapped_column(String(300))
+    referral_phone: Mapped[str | None] = mapped_column(String(300))
+    nhs_waiting_weeks: Mapped[int | None] = mapped_column(Integer)
+    session_limit: Mapped[int | None] = mapped_column(Integer)
+    fee_initial_gbp: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    fee_follow_up_gbp: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    fees_note: Mapped[str | None] = mapped_column(String(300))
+    accepting_new_patients: Mapped[bool | None] = mapped_column(Boolean)
+
+    phone: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(300))
+    website: Mapped[str | None] = mapped_column(Text)
+    booking_url: Mapped[str | None] = mapped_column(Text)
+
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    locations: Mapped[list[PractitionerLocation]] = relationship(
+        back_populates="practitioner",
+        order_by="PractitionerLocation.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+    sources: Mapped[list[SourceRecord]] = relationship(
+        back_populates="practitioner",
+        order_by="SourceRecord.id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class PractitionerLocation(Base):
+    __tablename__ = "practitioner_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str | None] = mapped_column(String(300))
+    setting: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(300))
+    town: Mapped[str | None] = mapped_column(String(300))
+    postcode: Mapped[str | None] = mapped_column(String(8), index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    ods_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    wheelchair_access: Mapped[bool | None] = mapped_column(Boolean)
+    parking: Mapped[bool | None] = mapped_column(Boolean)
+    opening_hours: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(300))
+
+    practitioner: Mapped[Practitioner] = relationship(back_populates="locations")
+
+
+class SourceRecord(Base):
+    """Provenance: one row per (source, source id) that contributed to a practitioner."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_source_records_source_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(200))
+    source_url: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_verified_on: Mapped[date | None] = mapped_column(Date)
+    last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
+    # What this source last said, hashed: an unchanged re-import writes nothing.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    practitioner: Mapped[Practitioner] = relationship(back_populates="sources")
+
+
+class IngestRun(Base):
+    """One ingest run and its change report (shown as "last refreshed")."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    input_name: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    read: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+Index("ix_locations_lat_lon", PractitionerLocation.lat, PractitionerLocation.lon)
+
+
+# ---------------------------------------------------------------------------
+# The one mapping between a Record and rows.
+
+
+def apply_record(row: Practitioner, record: Record) -> None:
+    """Copy every Record field onto a practitioner row (locations replaced)."""
+    row.name = record.name
+    row.practice_name = record.practice_name
+    row.gender = record.gender
+    row.languages = list(record.languages)
+    row.memberships = list(record.memberships)
+    row.bio = record.bio
+    reg = record.registration
+    row.hcpc_number = reg.number
+    row.registration_status = reg.status
+    row.registration_checked_on = reg.checked_on
+    row.registration_period_to = reg.period_to
+    row.registration_register_name = reg.register_name
+    row.registration_needs_review = reg.needs_review
+    row.specialisms = list(record.specialisms)
+    row.conditions = list(record.conditions)
+    row.treatments = list(record.treatments)
+    hv = record.home_visits
+    row.home_visit_postcode = hv.base_postcode if hv else None
+    row.home_visit_radius_km = hv.coverage_radius_km if hv else None
+    row.home_visit_lat = hv.lat if hv else None
+    row.home_visit_lon = hv.lon if hv else None
+    row.funding = list(record.funding)
+    row.referral_routes = [r.model_dump(mode="json") for r in record.referral_routes]
+    row.referral_notes = record.referral_notes
+    row.referral_email = record.referral_email
+    row.referral_phone = record.referral_phone
+    row.nhs_waiting_weeks = record.nhs_waiting_weeks
+    row.session_limit = record.session_limit
+    row.fee_initial_gbp = record.fee_initial_gbp
+    row.fee_follow_up_gbp = record.fee_follow_up_gbp
+    row.fees_note = record.fees_note
+    row.accepting_new_patients = record.accepting_new_patients
+    row.phone = record.phone
+    row.email = record.email
+    row.website = record.website
+    row.booking_url = record.booking_url
+    row.is_sample = record.is_sample
+    row.locations = [
+        PractitionerLocation(position=i, **loc.model_dump()) for i, loc in enumerate(record.locations)
+    ]
+
+
+def _source_of(row: Practitioner) -> SourceRecord | None:
+    live = [s for s in row.sources if s.withdrawn_at is None] or list(row.sources)
+    if not live:
+        return None
+    return max(live, key=lambda s: (s.imported_at, s.id))
+
+
+def to_record(row: Practitioner) -> Record:
+    """Rebuild the Record a row was made from (provenance: its latest source)."""
+    src = _source_of(row)
+    provenance = Provenance(
+        source=src.source if src else "unknown",
+        source_id=src.source_id if src else str(row.id),
+        source_url=src.source_url if src else None,
+        fetched_at=src.fetched_at if src else None,
+        last_verified_on=src.last_verified_on if src else None,
+    )
+    home = None
+    if row.home_visit_postcode and row.home_visit_radius_km:
+        home = HomeVisits.model_construct(
+            base_postcode=row.home_visit_postcode,
+            coverage_radius_km=row.home_visit_radius_km,
+            lat=row.home_visit_lat,
+            lon=row.home_visit_lon,
+        )
+    # model_construct: the row was validated on the way in; re-validating every
+    # read would cost time on every page and index build for nothing.
+    return Record.model_construct(
+        name=row.name,
+        practice_name=row.practice_name,
+        gender=row.gender,
+        languages=list(row.languages or []),
+        memberships=list(row.memberships or []),
+        bio=row.bio,
+        registration=Registration.model_construct(
+            number=row.hcpc_number,
+            status=row.registration_status,
+            checked_on=row.registration_checked_on,
+            period_to=row.registration_period_to,
+            register_name=row.registration_register_name,
+            needs_review=row.registration_needs_review,
+        ),
+        specialisms=list(row.specialisms or []),
+        conditions=list(row.conditions or []),
+        treatments=list(row.treatments or []),
+        locations=[
+            Location.model_construct(
+                name=loc.name,
+                setting=loc.setting,
+                address=loc.address,
+                town=loc.town,
+                postcode=loc.postcode,
+                lat=loc.lat,
+                lon=loc.lon,
+                ods_code=loc.ods_code,
+                wheelchair_access=loc.wheelchair_access,
+                parking=loc.parking,
+                opening_hours=loc.opening_hours,
+                phone=loc.phone,
+            )
+            for loc in row.locations
+        ],
+        home_visits=home,
+        funding=list(row.funding or []),
+        referral_routes=[
+            ReferralRoute.model_construct(route=r["route"], only_for=list(r.get("only_for") or []))
+            for r in (row.referral_routes or [])
+        ],
+        referral_notes=row.referral_notes,
+        referral_email=row.referral_email,
+        referral_phone=row.referral_phone,
+        nhs_waiting_weeks=row.nhs_waiting_weeks,
+        session_limit=row.session_limit,
+        fee_initial_gbp=row.fee_initial_gbp,
+        fee_follow_up_gbp=row.fee_follow_up_gbp,
+        fees_note=row.fees_note,
+        accepting_new_patients=row.accepting_new_patients,
+        phone=row.phone,
+        email=row.email,
+        website=row.website,
+        booking_url=row.booking_url,
+        provenance=provenance,
+        is_sample=row.is_sample,
+    )
+
+
+@dataclass(frozen=True)
+class StoredPractitioner:
+    """What readers (index builder, pages, API) get from the store."""
+
+    id: int
+    record: Record
+    created_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None
+    sources: tuple[Provenance, ...]
+
+    @property
+    def last_updated(self) -> datetime:
+        return self.updated_at
+
+
+def to_stored(row: Practitioner) -> StoredPractitioner:
+    return StoredPractitioner(
+        id=row.id,
+        record=to_record(row),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        withdrawn_at=row.withdrawn_at,
+        sources=tuple(
+            Provenance.model_construct(
+                source=s.source,
+                source_id=s.source_id,
+                source_url=s.source_url,
+                fetched_at=s.fetched_at,
+                last_verified_on=s.last_verified_on,
+            )
+            for s in row.sources
+        ),
+    )

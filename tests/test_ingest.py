@@ -1,0 +1,173 @@
+"""Ingest into a real store (SQLite file and PostgreSQL): upsert, all-or-nothing, partial, withdrawal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from finder.db import Store
+from finder.errors import Problem
+from finder.ingest import SourceItem, ingest
+from finder.models import Practitioner, SourceRecord
+from scrapers.csv_import import parse_csv
+from tests.helpers import csv_bytes, csv_row, items, make_record, record_data
+
+
+def snapshot(store: Store) -> list[Any]:
+    """Everything the store holds about listings, for before/after comparison."""
+    with store.engine.connect() as connection:
+        rows = []
+        for table in ("practitioners", "practitioner_locations", "source_records", "ingest_runs"):
+            rows.append((table, connection.execute(text(f"select * from {table} order by id")).all()))
+        return rows
+
+
+def test_a_new_record_is_added_with_provenance(store: Store) -> None:
+    report = ingest(store, items(make_record(name="Siân Ní Bhriain")), source="csv", input_name="x.csv")
+    assert (report.added, report.updated, report.unchanged, report.written) == (1, 0, 0, True)
+    [stored] = list(store.iter_practitioners())
+    assert stored.record.name == "Siân Ní Bhriain"
+    assert stored.record.locations[0].postcode == "LS6 2AB"
+    assert stored.sources[0].source == "csv" and stored.sources[0].source_id == "t-1"
+    assert stored.created_at.tzinfo is not None
+    assert store.ingest_runs()[0].added == 1
+
+
+def test_reimporting_the_same_records_changes_nothing(store: Store) -> None:
+    records = [make_record(provenance={"source": "csv", "source_id": f"t-{i}"}, registration={"number": f"PH99000{i}"}) for i in range(3)]
+    ingest(store, items(*records), source="csv")
+    before = snapshot(store)[:3]
+    report = ingest(store, items(*records), source="csv")
+    assert (report.added, report.updated, report.unchanged) == (0, 0, 3)
+    assert snapshot(store)[:3] == before
+
+
+def test_a_changed_record_is_updated_not_duplicated(store: Store) -> None:
+    ingest(store, items(make_record()), source="csv")
+    report = ingest(store, items(make_record(practice_name="New Name", funding=["nhs", "private"])), source="csv")
+    assert (report.added, report.updated) == (0, 1)
+    [stored] = list(store.iter_practitioners())
+    assert stored.record.practice_name == "New Name"
+    assert stored.record.funding == ["nhs", "private"]
+    assert stored.updated_at >= stored.created_at
+
+
+def test_the_same_hcpc_number_from_another_source_merges_into_one_listing(store: Store) -> None:
+    ingest(store, items(make_record()), source="csv")
+    other = make_record(provenance={"source": "json", "source_id": "abc"})
+    report = ingest(store, items(other), source="json")
+    assert report.updated == 1 and report.added == 0
+    [stored] = list(store.iter_practitioners())
+    assert {s.source for s in stored.sources} == {"csv", "json"}
+
+
+def test_one_bad_item_means_nothing_is_written(store: Store) -> None:
+    ingest(store, items(make_record()), source="csv")
+    before = snapshot(store)
+    bad = SourceItem(row=3, problems=[Problem(3, "specialisms", "'neuro' is not one of: ...")])
+    report = ingest(store, [SourceItem(row=2, record=make_record(name="Changed")), bad], source="csv")
+    assert not report.written and report.rejected == 1
+    assert "nothing was written" in report.summary()
+    assert snapshot(store) == before
+
+
+def test_partial_mode_writes_the_good_rows_and_returns_the_bad(store: Store) -> None:
+    bad = SourceItem(row=3, raw={"name": "x"}, problems=[Problem(3, "postcode", "bad")])
+    report = ingest(store, [SourceItem(row=2, record=make_record()), bad], source="csv", partial=True)
+    assert report.written and report.added == 1 and report.rejected == 1
+    assert report.rejected_items == [bad]
+    assert store.count() == 1
+
+
+def test_duplicate_keys_within_one_file_are_row_errors(store: Store) -> None:
+    a = make_record(provenance={"source": "csv", "source_id": "a"})
+    b = make_record(provenance={"source": "csv", "source_id": "b"})  # same HCPC number as a
+    report = ingest(store, items(a, b), source="csv")
+    assert not report.written
+    assert any("already used on row 2" in p.message for p in report.problems)
+
+
+def test_a_verified_registration_is_not_overwritten_by_an_unchecked_import(store: Store) -> None:
+    ingest(store, items(make_record()), source="csv")
+    with store.session() as session:
+        row = session.scalar(select(Practitioner))
+        row.registration_status = "registered"
+        from datetime import date
+
+        row.registration_checked_on = date(2026, 11, 1)
+    ingest(store, items(make_record(practice_name="Renamed")), source="csv")
+    [stored] = list(store.iter_practitioners())
+    assert stored.record.practice_name == "Renamed"
+    assert stored.record.registration.status == "registered"
+
+
+def test_a_complete_run_withdraws_what_the_source_no_longer_lists(store: Store) -> None:
+    a = make_record(provenance={"source": "feed", "source_id": "a"}, registration={"number": "PH990001"})
+    b = make_record(provenance={"source": "feed", "source_id": "b"}, registration={"number": "PH990002"})
+    ingest(store, items(a, b), source="feed", complete=True)
+    report = ingest(store, items(a), source="feed", complete=True)
+    assert (report.unchanged, report.withdrawn) == (1, 1)
+    assert store.count() == 1 and store.count(include_withdrawn=True) == 2
+    again = ingest(store, items(a, b), source="feed", complete=True)
+    assert again.updated == 1 and store.count() == 2
+
+
+def test_geocoding_fills_coordinates_and_unknown_postcodes_are_row_errors(store: Store) -> None:
+    from finder.errors import UnknownPostcode
+
+    def lookup(postcode: str) -> tuple[float, float]:
+        if postcode == "LS6 2AB":
+            return (53.8195, -1.5762)
+        raise UnknownPostcode(f"{postcode} is a valid format but not a known postcode")
+
+    good = make_record(locations=[{"setting": "hospital", "postcode": "LS6 2AB"}])
+    bad = make_record(
+        provenance={"source": "csv", "source_id": "t-2"},
+        registration={"number": "PH9911111"},
+        locations=[{"setting": "hospital", "postcode": "LS99 9ZZ"}],
+    )
+    report = ingest(store, items(good, bad), source="csv", geocode=lookup)
+    assert not report.written
+    assert [str(p) for p in report.problems] == ["row 3, column postcode: LS99 9ZZ is a valid format but not a known postcode"]
+    report = ingest(store, items(good), source="csv", geocode=lookup)
+    [stored] = list(store.iter_practitioners())
+    assert (stored.record.locations[0].lat, stored.record.locations[0].lon) == (53.8195, -1.5762)
+
+
+def test_csv_round_trip_with_several_locations(store: Store) -> None:
+    data = csv_bytes(
+        [
+            csv_row(name="Zoë Example", bio='<img src=x onerror=alert(1)>'),
+            {"source_id": "p-1", "setting": "hospital", "postcode": "LS1 3EX", "lat": "53.80", "lon": "-1.55"},
+        ]
+    )
+    report = ingest(store, parse_csv(data), source="csv")
+    assert report.added == 1, report.problems
+    [stored] = list(store.iter_practitioners())
+    assert [loc.setting for loc in stored.record.locations] == ["private_clinic", "hospital"]
+    assert stored.record.bio == '<img src=x onerror=alert(1)>'
+    with store.reader() as session:
+        assert session.scalar(select(func.count(SourceRecord.id))) == 1
+
+
+def test_stats_count_current_listings(store: Store) -> None:
+    a = make_record(provenance={"source": "csv", "source_id": "a"}, registration={"number": "PH990001"})
+    b = make_record(
+        provenance={"source": "csv", "source_id": "b"},
+        registration={"number": "PH990002"},
+        specialisms=["musculoskeletal"],
+        locations=[{"setting": "hospital", "postcode": "LS1 3EX"}, {"setting": "online"}],
+        funding=["nhs"],
+    )
+    ingest(store, items(a, b), source="csv")
+    stats = store.stats()
+    assert stats["total"] == 2
+    assert stats["specialism"] == {"neurological": 1, "musculoskeletal": 1}
+    assert stats["setting"] == {"private_clinic": 1, "hospital": 1, "online": 1}
+    assert stats["funding"] == {"private": 1, "nhs": 1}
+    assert stats["registration_status"] == {"unchecked": 2}
+
+
+def test_record_data_helper_is_valid() -> None:
+    assert make_record(**record_data()).name

@@ -1,0 +1,113 @@
+"""The record shape and its vocabularies: what is accepted, what is refused and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from finder.errors import InvalidPostcode, InvalidRecord
+from finder.geo.postcode import normalise_postcode, parse_postcode_query
+from finder.records import validate_record
+from finder.vocab import VOCABULARIES
+from tests.helpers import record_data
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("ls62ab", "LS6 2AB"), (" LS6 2AB ", "LS6 2AB"), ("sw1a1aa", "SW1A 1AA"), ("EH1  1YZ", "EH1 1YZ"), ("cf101ep", "CF10 1EP"), ("m11ae", "M1 1AE")],
+)
+def test_postcodes_are_normalised(given: str, expected: str) -> None:
+    assert normalise_postcode(given) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "hello", "LS6", "12345", "LS6 2A", "LS6 2AC", "Q1 1AA", "LS66 2ABC"])
+def test_malformed_postcodes_are_refused_with_the_format(bad: str) -> None:
+    with pytest.raises(InvalidPostcode, match="not a UK postcode"):
+        normalise_postcode(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [("LS6", "outcode", "LS6"), ("ls6 2", "sector", "LS6 2"), ("LS", "area", "LS"), ("ls62ab", "postcode", "LS6 2AB"), ("Harrogate", None, None)],
+)
+def test_postcode_queries_are_classified(text: str, kind: str | None, value: str | None) -> None:
+    parsed = parse_postcode_query(text)
+    assert (parsed.kind, parsed.value) == (kind, value) if parsed else kind is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "column"),
+    [
+        ("specialisms", ["neuro"], "specialisms.0"),
+        ("conditions", ["ms-ish"], "conditions.0"),
+        ("treatments", ["reiki"], "treatments.0"),
+        ("funding", ["free"], "funding.0"),
+        ("languages", ["klingon"], "languages.0"),
+        ("memberships", ["bma"], "memberships.0"),
+        ("gender", "other", "gender"),
+        ("referral_routes", [{"route": "pharmacist"}], "referral_routes.0.route"),
+        ("locations", [{"setting": "spa", "postcode": "LS6 2AB"}], "locations.0.setting"),
+        ("registration", {"number": "PH1", "status": "expired", "checked_on": "2026-01-01"}, "registration.status"),
+    ],
+)
+def test_every_vocabulary_rejects_unknown_values_naming_the_allowed_ones(field: str, value: object, column: str) -> None:
+    with pytest.raises(InvalidRecord) as caught:
+        validate_record(record_data(**{field: value}))
+    problem = next(p for p in caught.value.problems if p.column == column)
+    assert "is not one of:" in problem.message
+    vocab_name = {"specialisms": "specialism", "conditions": "condition", "treatments": "treatment", "funding": "funding",
+                  "languages": "language", "memberships": "membership", "gender": "gender", "referral_routes": "referral_route",
+                  "locations": "setting", "registration": "registration_status"}[field]
+    first_code = next(iter(VOCABULARIES[vocab_name]))
+    assert first_code in problem.message
+
+
+def test_labels_and_loose_spelling_are_accepted_as_codes() -> None:
+    record = validate_record(record_data(specialisms=["Neurological (MS, stroke, Parkinson's)", "pelvic health"], funding=["NHS"]))
+    assert record.specialisms == ["neurological", "pelvic_health"]
+    assert record.funding == ["nhs"]
+
+
+def test_a_status_other_than_unchecked_needs_a_check_date() -> None:
+    with pytest.raises(InvalidRecord, match="needs the date it was checked"):
+        validate_record(record_data(registration={"number": "PH1234", "status": "registered"}))
+
+
+def test_hcpc_numbers_must_be_ph_and_digits() -> None:
+    assert validate_record(record_data(registration={"number": " ph 12345 "})).registration.number == "PH12345"
+    with pytest.raises(InvalidRecord, match="not an HCPC physiotherapist number"):
+        validate_record(record_data(registration={"number": "OT12345"}))
+
+
+def test_a_practitioner_needs_somewhere_to_be_seen() -> None:
+    with pytest.raises(InvalidRecord, match="at least one location or home visits"):
+        validate_record(record_data(locations=[]))
+    ok = validate_record(record_data(locations=[], home_visits={"base_postcode": "ls62ab", "coverage_radius_km": 10}))
+    assert ok.home_visits is not None and ok.home_visits.base_postcode == "LS6 2AB"
+
+
+def test_unicode_and_markup_are_kept_verbatim() -> None:
+    payload = '<script>alert("x")</script>'
+    record = validate_record(record_data(name="Siân Ní Bhriain", practice_name="Zoë's Clinic", bio=payload))
+    assert record.name == "Siân Ní Bhriain"
+    assert record.practice_name == "Zoë's Clinic"
+    assert record.bio == payload
+
+
+def test_referral_routes_can_be_limited_to_condition_groups() -> None:
+    record = validate_record(
+        record_data(referral_routes=[{"route": "self_referral", "only_for": ["musculoskeletal"]}, {"route": "gp"}])
+    )
+    assert record.routes_for("neurological") == ["gp"]
+    assert record.routes_for("musculoskeletal") == ["self_referral", "gp"]
+
+
+def test_too_long_text_is_an_error_not_truncated() -> None:
+    with pytest.raises(InvalidRecord, match="the most we keep is 4,000"):
+        validate_record(record_data(bio="x" * 100_000))
+
+
+def test_content_hash_ignores_fetch_time_only() -> None:
+    a = validate_record(record_data(provenance={"source": "csv", "source_id": "1", "fetched_at": "2026-01-01T00:00:00Z"}))
+    b = validate_record(record_data(provenance={"source": "csv", "source_id": "1", "fetched_at": "2026-02-01T00:00:00Z"}))
+    c = validate_record(record_data(name="Other", provenance={"source": "csv", "source_id": "1"}))
+    assert a.content_hash() == b.content_hash() != c.content_hash()
