@@ -22,13 +22,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from finder.db import Store
 from finder.errors import FinderError, Problem
-from finder.models import IngestRun, Practitioner, SourceRecord, apply_record, utcnow
+from finder.models import (
+    IngestRun,
+    Practitioner,
+    PractitionerLocation,
+    SourceRecord,
+    apply_record,
+    location_columns,
+    record_columns,
+    utcnow,
+)
 from finder.records import Record
 
 log = logging.getLogger(__name__)
@@ -179,23 +188,131 @@ def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
         yield values[start : start + size]
 
 
-def _existing(
-    session: Session, records: list[Record], source: str
-) -> tuple[dict[str, SourceRecord], dict[str, int | Practitioner]]:
-    """Source records of this source, and practitioner ids by HCPC number, for these records."""
+@dataclass(frozen=True)
+class _Known:
+    """What the store already holds for one (source, source id)."""
+
+    link_id: int
+    practitioner_id: int
+    content_hash: str
+    withdrawn: bool
+
+
+def _existing(session: Session, records: list[Record], source: str) -> tuple[dict[str, _Known], dict[str, int]]:
+    """Known source records of this source, and practitioner ids by HCPC number, for these records."""
     source_ids = [r.provenance.source_id for r in records]
     numbers = [r.registration.number for r in records if r.registration.number]
-    by_source_id: dict[str, SourceRecord] = {}
+    by_source_id: dict[str, _Known] = {}
     for chunk in _chunks(source_ids):
-        stmt = select(SourceRecord).where(SourceRecord.source == source, SourceRecord.source_id.in_(chunk))
-        for link in session.scalars(stmt):
-            by_source_id[link.source_id] = link
-    by_number: dict[str, int | Practitioner] = {}
+        stmt = (
+            select(
+                SourceRecord.id,
+                SourceRecord.source_id,
+                SourceRecord.practitioner_id,
+                SourceRecord.content_hash,
+                SourceRecord.withdrawn_at,
+                Practitioner.withdrawn_at,
+            )
+            .join(Practitioner, Practitioner.id == SourceRecord.practitioner_id)
+            .where(SourceRecord.source == source, SourceRecord.source_id.in_(chunk))
+        )
+        for link_id, source_id, pid, digest, link_gone, practitioner_gone in session.execute(stmt):
+            by_source_id[source_id] = _Known(link_id, pid, digest, link_gone is not None or practitioner_gone is not None)
+    by_number: dict[str, int] = {}
     for chunk in _chunks(numbers):
         stmt = select(Practitioner.hcpc_number, Practitioner.id).where(Practitioner.hcpc_number.in_(chunk))
         for number, pid in session.execute(stmt):
             by_number[number] = pid
     return by_source_id, by_number
+
+
+def _write(
+    session: Session, records: list[Record], source: str, now: datetime, report: IngestReport, progress: bool
+) -> list[int]:
+    """Upsert the records; returns the ids of practitioners added or changed."""
+    by_source_id, by_number = _existing(session, records, source)
+    changed: list[int] = []
+    additions: list[tuple[Record, str]] = []
+    for record in tqdm(records, desc="saving", unit=" records", disable=not progress, leave=False):
+        provenance = record.provenance
+        digest = record.content_hash()
+        known = by_source_id.get(provenance.source_id)
+        if known is not None and known.content_hash == digest and not known.withdrawn:
+            report.unchanged += 1
+            continue
+        number = record.registration.number
+        practitioner_id = known.practitioner_id if known else (by_number.get(number) if number else None)
+        if practitioner_id is None:
+            additions.append((record, digest))
+            continue
+        if number and by_number.get(number, practitioner_id) != practitioner_id:
+            raise FinderError(
+                f"source id '{provenance.source_id}' now has HCPC number {number}, "
+                "which another listing already holds; fix one of the two"
+            )
+        row = session.get(Practitioner, practitioner_id)
+        assert row is not None
+        merge_registration(row, record)
+        apply_record(row, record)
+        row.updated_at = now
+        row.withdrawn_at = None
+        link = session.get(SourceRecord, known.link_id) if known else None
+        if link is None:
+            link = SourceRecord(source=source, source_id=provenance.source_id, first_seen_at=now, practitioner=row)
+            session.add(link)
+        _set_link(link, record, digest, now)
+        report.updated += 1
+        changed.append(practitioner_id)
+        if report.updated % 1000 == 0:
+            session.flush()
+    session.flush()
+    changed.extend(_insert_new(session, additions, source, now))
+    report.added += len(additions)
+    return changed
+
+
+def _set_link(link: SourceRecord, record: Record, digest: str, now: datetime) -> None:
+    provenance = record.provenance
+    link.source_url = provenance.source_url
+    link.fetched_at = provenance.fetched_at
+    link.imported_at = now
+    link.last_verified_on = provenance.last_verified_on
+    link.content_hash = digest
+    link.withdrawn_at = None
+
+
+def _insert_new(session: Session, additions: list[tuple[Record, str]], source: str, now: datetime) -> list[int]:
+    """Insert new listings in batches (bulk INSERT ... RETURNING keeps big imports fast)."""
+    new_ids: list[int] = []
+    for batch in _chunks(additions, 1000):
+        rows = [{**record_columns(record), "created_at": now, "updated_at": now} for record, _ in batch]
+        ids = list(
+            session.scalars(insert(Practitioner).returning(Practitioner.id, sort_by_parameter_order=True), rows)
+        )
+        locations = [
+            {"practitioner_id": pid, **values}
+            for pid, (record, _) in zip(ids, batch, strict=True)
+            for values in location_columns(record)
+        ]
+        if locations:
+            session.execute(insert(PractitionerLocation), locations)
+        links = [
+            {
+                "practitioner_id": pid,
+                "source": source,
+                "source_id": record.provenance.source_id,
+                "source_url": record.provenance.source_url,
+                "fetched_at": record.provenance.fetched_at,
+                "imported_at": now,
+                "first_seen_at": now,
+                "last_verified_on": record.provenance.last_verified_on,
+                "content_hash": digest,
+            }
+            for pid, (record, digest) in zip(ids, batch, strict=True)
+        ]
+        session.execute(insert(SourceRecord), links)
+        new_ids.extend(ids)
+    return new_ids
 
 
 def ingest(
@@ -247,12 +364,7 @@ def ingest(
         )
         session.add(run)
         session.flush()
-        by_source_id, by_number = _existing(session, records, source)
-        touched: list[Practitioner] = []
-        for n, record in enumerate(tqdm(records, desc="saving", unit=" records", disable=not progress, leave=False)):
-            touched.extend(_upsert(session, record, source, now, by_source_id, by_number, report))
-            if n % 1000 == 999:
-                session.flush()
+        report.changed_ids = _write(session, records, source, now, report, progress)
         if complete:
             report.withdrawn = _withdraw_missing(session, source, {r.provenance.source_id for r in records}, now)
         run.added, run.updated, run.unchanged = report.added, report.updated, report.unchanged
@@ -262,69 +374,9 @@ def ingest(
         run.finished_at = utcnow()
         session.flush()
         report.run_id = run.id
-        report.changed_ids = [p.id for p in touched]
     report.written = True
     log.info("ingest %s: %s", source, report.summary())
     return report
-
-
-def _upsert(
-    session: Session,
-    record: Record,
-    source: str,
-    now: datetime,
-    by_source_id: dict[str, SourceRecord],
-    by_number: dict[str, int | Practitioner],
-    report: IngestReport,
-) -> list[Practitioner]:
-    provenance = record.provenance
-    digest = record.content_hash()
-    link = by_source_id.get(provenance.source_id)
-    row: Practitioner | None = None
-    if link is not None:
-        row = link.practitioner
-    elif record.registration.number and record.registration.number in by_number:
-        known = by_number[record.registration.number]
-        row = known if isinstance(known, Practitioner) else session.get(Practitioner, known)
-
-    if link is not None and row is not None and link.content_hash == digest and link.withdrawn_at is None and row.withdrawn_at is None:
-        report.unchanged += 1
-        return []
-
-    added = row is None
-    if row is None:
-        row = Practitioner(created_at=now)
-        session.add(row)
-    else:
-        merge_registration(row, record)
-        number = record.registration.number
-        other = by_number.get(number) if number and number != row.hcpc_number else None
-        if other is not None and other is not row and other != row.id:
-            # The record now claims a number that another listing holds.
-            raise FinderError(
-                f"source id '{provenance.source_id}' now has HCPC number {record.registration.number}, "
-                "which another listing already holds; fix one of the two"
-            )
-    apply_record(row, record)
-    row.updated_at = now
-    row.withdrawn_at = None
-    if link is None:
-        link = SourceRecord(source=source, source_id=provenance.source_id, first_seen_at=now, practitioner=row)
-        session.add(link)
-        by_source_id[provenance.source_id] = link
-    link.source_url = provenance.source_url
-    link.fetched_at = provenance.fetched_at
-    link.imported_at = now
-    link.last_verified_on = provenance.last_verified_on
-    link.content_hash = digest
-    link.withdrawn_at = None
-    if record.registration.number:
-        by_number[record.registration.number] = row
-    if added:
-        report.added += 1
-    else:
-        report.updated += 1
-    return [row]
 
 
 def _withdraw_missing(session: Session, source: str, seen: set[str], now: datetime) -> int:

@@ -213,48 +213,58 @@ Index("ix_locations_lat_lon", PractitionerLocation.lat, PractitionerLocation.lon
 # The one mapping between a Record and rows.
 
 
+def record_columns(record: Record) -> dict[str, Any]:
+    """The practitioner-table columns for a Record (locations are separate rows)."""
+    reg = record.registration
+    hv = record.home_visits
+    return {
+        "name": record.name,
+        "practice_name": record.practice_name,
+        "gender": record.gender,
+        "languages": list(record.languages),
+        "memberships": list(record.memberships),
+        "bio": record.bio,
+        "hcpc_number": reg.number,
+        "registration_status": reg.status,
+        "registration_checked_on": reg.checked_on,
+        "registration_period_to": reg.period_to,
+        "registration_register_name": reg.register_name,
+        "registration_needs_review": reg.needs_review,
+        "specialisms": list(record.specialisms),
+        "conditions": list(record.conditions),
+        "treatments": list(record.treatments),
+        "home_visit_postcode": hv.base_postcode if hv else None,
+        "home_visit_radius_km": hv.coverage_radius_km if hv else None,
+        "home_visit_lat": hv.lat if hv else None,
+        "home_visit_lon": hv.lon if hv else None,
+        "funding": list(record.funding),
+        "referral_routes": [r.model_dump(mode="json") for r in record.referral_routes],
+        "referral_notes": record.referral_notes,
+        "referral_email": record.referral_email,
+        "referral_phone": record.referral_phone,
+        "nhs_waiting_weeks": record.nhs_waiting_weeks,
+        "session_limit": record.session_limit,
+        "fee_initial_gbp": record.fee_initial_gbp,
+        "fee_follow_up_gbp": record.fee_follow_up_gbp,
+        "fees_note": record.fees_note,
+        "accepting_new_patients": record.accepting_new_patients,
+        "phone": record.phone,
+        "email": record.email,
+        "website": record.website,
+        "booking_url": record.booking_url,
+        "is_sample": record.is_sample,
+    }
+
+
+def location_columns(record: Record) -> list[dict[str, Any]]:
+    return [{"position": i, **loc.model_dump()} for i, loc in enumerate(record.locations)]
+
+
 def apply_record(row: Practitioner, record: Record) -> None:
     """Copy every Record field onto a practitioner row (locations replaced)."""
-    row.name = record.name
-    row.practice_name = record.practice_name
-    row.gender = record.gender
-    row.languages = list(record.languages)
-    row.memberships = list(record.memberships)
-    row.bio = record.bio
-    reg = record.registration
-    row.hcpc_number = reg.number
-    row.registration_status = reg.status
-    row.registration_checked_on = reg.checked_on
-    row.registration_period_to = reg.period_to
-    row.registration_register_name = reg.register_name
-    row.registration_needs_review = reg.needs_review
-    row.specialisms = list(record.specialisms)
-    row.conditions = list(record.conditions)
-    row.treatments = list(record.treatments)
-    hv = record.home_visits
-    row.home_visit_postcode = hv.base_postcode if hv else None
-    row.home_visit_radius_km = hv.coverage_radius_km if hv else None
-    row.home_visit_lat = hv.lat if hv else None
-    row.home_visit_lon = hv.lon if hv else None
-    row.funding = list(record.funding)
-    row.referral_routes = [r.model_dump(mode="json") for r in record.referral_routes]
-    row.referral_notes = record.referral_notes
-    row.referral_email = record.referral_email
-    row.referral_phone = record.referral_phone
-    row.nhs_waiting_weeks = record.nhs_waiting_weeks
-    row.session_limit = record.session_limit
-    row.fee_initial_gbp = record.fee_initial_gbp
-    row.fee_follow_up_gbp = record.fee_follow_up_gbp
-    row.fees_note = record.fees_note
-    row.accepting_new_patients = record.accepting_new_patients
-    row.phone = record.phone
-    row.email = record.email
-    row.website = record.website
-    row.booking_url = record.booking_url
-    row.is_sample = record.is_sample
-    row.locations = [
-        PractitionerLocation(position=i, **loc.model_dump()) for i, loc in enumerate(record.locations)
-    ]
+    for column, value in record_columns(record).items():
+        setattr(row, column, value)
+    row.locations = [PractitionerLocation(**values) for values in location_columns(record)]
 
 
 def _source_of(row: Practitioner) -> SourceRecord | None:
