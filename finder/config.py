@@ -31,6 +31,14 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_CONTACT": "",
     "HTTP_CACHE_DIR": None,
     "HTTP_RATE_LIMIT_PER_SECOND": 1.0,
+    # Polite fetching (scrapers/http.py): timeouts, bounded retries, how long a cached page is reused.
+    # The cache lives in HTTP_CACHE_DIR, else <INSTANCE_PATH>/http-cache.
+    "HTTP_CONNECT_TIMEOUT_SECONDS": 10,
+    "HTTP_READ_TIMEOUT_SECONDS": 60,
+    "HTTP_MAX_RETRIES": 4,
+    "HTTP_CACHE_TTL_SECONDS": 21600,
+    # NHS ODS "GP practices" report (epraccur), for `finder ingest ods` without an argument.
+    "ODS_EPRACCUR_URL": "https://www.odsdatasearchandexport.nhs.uk/api/getReport?report=epraccur",
     # HCPC online register: {number} is replaced by the registration number, e.g. PH123456.
     "HCPC_REGISTER_URL": "https://www.hcpc-uk.org/check-the-register/professional-registration-detail/?query={number}&profession=PH",
     "HCPC_CHECK_URL": "https://www.hcpc-uk.org/check-the-register/",

@@ -28,6 +28,20 @@ class InvalidValue(FinderError):
     title = "Invalid value"
 
 
+class InvalidParameters(InvalidValue):
+    """One or more bad request parameters (search page and API): each named, with the reason.
+
+    ``params`` is a list of (parameter name, reason) pairs; the API returns them as
+    ``invalid_params`` and the page shows each next to the form.
+    """
+
+    title = "Invalid search parameters"
+
+    def __init__(self, params: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in params))
+        self.params = params
+
+
 class InvalidPostcode(FinderError):
     """Text that is not shaped like a UK postcode."""
 
@@ -85,6 +99,13 @@ class IndexMissing(FinderError):
     title = "Search index not built"
 
 
+class IndexBusy(FinderError):
+    """Another `finder index build` or `update` is running on the same index directory."""
+
+    status = 503
+    title = "Search index busy"
+
+
 class NotFound(FinderError):
     status = 404
     title = "Not found"
@@ -117,3 +138,28 @@ class InvalidRecord(FinderError):
 
     def __post_init__(self) -> None:
         super().__init__("; ".join(str(p) for p in self.problems) or "invalid record")
+
+
+class SourceError(FinderError):
+    """A remote source (register, feed, file) could not be read as documented."""
+
+    status = 502
+    title = "Source unavailable"
+
+
+class FetchFailed(SourceError):
+    """The source did not answer usefully, even after the polite retries."""
+
+    title = "Fetch failed"
+
+
+class RobotsDisallowed(SourceError):
+    """The site's robots.txt asks crawlers like ours not to fetch this path."""
+
+    title = "Disallowed by robots.txt"
+
+
+class SourceFormatError(SourceError):
+    """The source answered, but not in the shape its documentation describes."""
+
+    title = "Unexpected source format"

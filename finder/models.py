@@ -387,3 +387,69 @@ def to_stored(row: Practitioner) -> StoredPractitioner:
             for s in row.sources
         ),
     )
+
+
+# ---------------------------------------------------------------------------
+# Real sources (scrapers area): NHS ODS GP surgeries and HCPC register checks.
+# Revision 0002 creates these tables.
+
+
+class GpSurgery(Base):
+    """One GP practice from the NHS ODS practice file (epraccur), kept when it closes."""
+
+    __tablename__ = "gp_surgeries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ods_code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    #: Address lines 1-5 as ODS gives them (blank lines left out).
+    address_lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    postcode: Mapped[str | None] = mapped_column(String(8), index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    #: The code as published (A/C/D/P, or ACTIVE/INACTIVE in the newer export).
+    status_code: Mapped[str] = mapped_column(String(16))
+    #: open, closed, dormant or proposed (finder.sites.SURGERY_STATUSES).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    open_date: Mapped[date | None] = mapped_column(Date)
+    close_date: Mapped[date | None] = mapped_column(Date)
+    #: Prescribing setting as published: a number ("4" = GP practice) or role codes ("RO76").
+    prescribing_setting: Mapped[str | None] = mapped_column(String(64))
+    is_gp_practice: Mapped[bool] = mapped_column(Boolean, default=True)
+    commissioner_code: Mapped[str | None] = mapped_column(String(10))
+    provider_code: Mapped[str | None] = mapped_column(String(10))
+    # What the source last said, hashed: an unchanged re-run writes nothing.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Set when a complete file no longer lists the code (kept, never deleted).
+    removed_from_source_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The ingest run that last added or changed this row.
+    ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True)
+
+
+class RegistrationCheck(Base):
+    """One look-up of a practitioner on the HCPC register: the evidence behind a status."""
+
+    __tablename__ = "registration_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id", ondelete="CASCADE"), index=True)
+    hcpc_number: Mapped[str] = mapped_column(String(12), index=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: A registration status code; "unchecked" when the page could not be read.
+    outcome: Mapped[str] = mapped_column(String(32))
+    #: The status text exactly as the register showed it.
+    register_status: Mapped[str | None] = mapped_column(String(300))
+    register_name: Mapped[str | None] = mapped_column(String(300))
+    period_from: Mapped[date | None] = mapped_column(Date)
+    period_to: Mapped[date | None] = mapped_column(Date)
+    #: The register's own "data valid on" stamp, as shown.
+    data_valid_on: Mapped[str | None] = mapped_column(String(64))
+    #: Why the check could not be used, or what needs review.
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: Whether this check changed the practitioner's registration.
+    changed: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True)
