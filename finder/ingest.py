@@ -84,6 +84,7 @@ class IngestReport:
     withdrawn: int = 0
     rejected: int = 0
     written: bool = False
+    withdrawal_skipped: bool = False
     run_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
     rejected_items: list[SourceItem] = field(default_factory=list)
@@ -104,6 +105,8 @@ class IngestReport:
             f"rejected {self.rejected}",
         ]
         line = ", ".join(parts)
+        if self.withdrawal_skipped:
+            line += " — listings missing from the source were not withdrawn this run, because some rows were rejected"
         if not self.written and self.rejected and self.mode == "all-or-nothing":
             line += " — nothing was written (fix the problems, or use --partial to load the valid rows)"
         return line
@@ -365,7 +368,11 @@ def ingest(
         session.add(run)
         session.flush()
         report.changed_ids = _write(session, records, source, now, report, progress)
-        if complete:
+        if complete and report.rejected:
+            # A rejected row is still listed by the source: withdrawing it would be wrong,
+            # and we cannot always tell which listing it was. Skip withdrawal this run.
+            report.withdrawal_skipped = True
+        elif complete:
             report.withdrawn = _withdraw_missing(session, source, {r.provenance.source_id for r in records}, now)
         run.added, run.updated, run.unchanged = report.added, report.updated, report.unchanged
         run.withdrawn, run.rejected = report.withdrawn, report.rejected

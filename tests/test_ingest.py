@@ -171,3 +171,14 @@ def test_stats_count_current_listings(store: Store) -> None:
 
 def test_record_data_helper_is_valid() -> None:
     assert make_record(**record_data()).name
+
+
+def test_a_partial_complete_run_with_rejects_does_not_withdraw(store: Store) -> None:
+    a = make_record(provenance={"source": "feed", "source_id": "a"}, registration={"number": "PH990001"})
+    b = make_record(provenance={"source": "feed", "source_id": "b"}, registration={"number": "PH990002"})
+    ingest(store, items(a, b), source="feed", complete=True)
+    bad = SourceItem(row=3, problems=[Problem(3, "name", "is required")])
+    report = ingest(store, [SourceItem(row=2, record=a), bad], source="feed", complete=True, partial=True)
+    assert report.withdrawn == 0 and report.withdrawal_skipped
+    assert "were not withdrawn" in report.summary()
+    assert store.count() == 2
