@@ -70,7 +70,8 @@ def parse_postcode_query(text: str) -> PostcodeQuery | None:
     """Classify text as a full postcode, sector, outcode or area; None if it is none.
 
     Raises InvalidPostcode for text that is plainly meant as a full postcode but
-    is malformed (e.g. 'ZZ1 1ZZ' passes; 'LS6 2AC' fails on the inward letters).
+    is malformed ('LS6 2AC' fails on the inward letters, 'ZZ1 1ZZ' on the area
+    letters: no postcode area starts ZZ).
     """
     stripped = text.strip().upper()
     squashed = _squash(stripped)
