@@ -42,6 +42,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Store(app.config["DATABASE_URL"]).init_app(app)
 
+    from finder.geo import geocode
+
+    geocode.init_app(app)  # opens the gazetteer lazily: the app starts before `finder geo build`
+
+    from finder import search
+
+    search.init_app(app)  # opens the index lazily: the app starts before any index exists
+
     from finder import web
 
     web.init_app(app)

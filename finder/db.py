@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,9 @@ from finder.models import IngestRun, Practitioner, PractitionerLocation, StoredP
 
 if TYPE_CHECKING:
     from flask import Flask
+
+    from finder.models import RegistrationCheck
+    from finder.sites import StoredGpSurgery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXTENSION_KEY = "finder.store"
@@ -136,13 +139,24 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     def iter_practitioners(
-        self, *, changed_since: datetime | None = None, batch_size: int = 2000, include_withdrawn: bool = True
+        self,
+        *,
+        changed_since: datetime | None = None,
+        batch_size: int = 2000,
+        include_withdrawn: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[StoredPractitioner]:
-        """Every practitioner (optionally only those changed since a time), in id order."""
+        """Every practitioner (optionally only those changed since a time), in id order.
+
+        ``shard=(k, n)`` yields only ids with ``id % n == k``, so that n processes
+        (the index builder's workers) can read the store in parallel.
+        """
         last_id = 0
         while True:
             with self.reader() as session:
                 stmt = select(Practitioner).where(Practitioner.id > last_id)
+                if shard is not None:
+                    stmt = stmt.where(Practitioner.id % shard[1] == shard[0])
                 if changed_since is not None:
                     stmt = stmt.where(Practitioner.updated_at > changed_since)
                 if not include_withdrawn:
@@ -224,6 +238,32 @@ class Store:
             "home_visits": home,
             **{name: dict(counter.most_common()) for name, counter in counts.items()},
         }
+
+    # ---- real sources: GP surgeries (NHS ODS) and HCPC register checks ---------
+
+    def gp_surgeries(self, codes: Iterable[str]) -> dict[str, StoredGpSurgery]:
+        """Loaded GP surgeries by ODS code (codes not loaded, or malformed, are left out)."""
+        from finder.sites import surgeries_by_code
+
+        with self.reader() as session:
+            return surgeries_by_code(session, codes)
+
+    def gp_surgery(self, code: str) -> StoredGpSurgery | None:
+        """One loaded GP surgery by ODS code (any case, spaces ignored), or None."""
+        return next(iter(self.gp_surgeries([code]).values()), None)
+
+    def registration_checks(self, practitioner_id: int, limit: int = 5) -> list[RegistrationCheck]:
+        """The latest HCPC register checks for a practitioner, newest first."""
+        from finder.models import RegistrationCheck
+
+        with self.reader() as session:
+            stmt = (
+                select(RegistrationCheck)
+                .where(RegistrationCheck.practitioner_id == practitioner_id)
+                .order_by(RegistrationCheck.checked_at.desc(), RegistrationCheck.id.desc())
+                .limit(limit)
+            )
+            return list(session.scalars(stmt).all())
 
 
 def store_from(app: Flask) -> Store:

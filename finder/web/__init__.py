@@ -2,8 +2,52 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
+
+from flask import Blueprint, Flask, g
+
+from finder import __version__, resource_dir
+
+
+def _has_sample_records(app: Flask) -> bool:
+    """Whether to show the fictional-data banner (once per request; a store not set up counts as no)."""
+    if "finder_sample" not in g:
+        from finder.db import store_from
+
+        try:
+            g.finder_sample = store_from(app).has_sample_records()
+        except Exception:  # no tables yet: the page still renders, and says what to do
+            app.logger.warning("could not check for sample records", exc_info=True)
+            g.finder_sample = False
+    return bool(g.finder_sample)
 
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and response headers."""
+    from finder.web import api, errors, headers, pages, present
+
+    assets = Blueprint(
+        "assets", __name__, static_folder=str(resource_dir("templates") / "static"), static_url_path="/static"
+    )
+    app.register_blueprint(assets)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    errors.init_app(app)
+    headers.init_app(app)
+
+    app.add_template_filter(present.uk_date, "uk_date")
+    app.add_template_filter(present.distance_text, "distance")
+    app.add_template_filter(present.money, "money")
+    app.add_template_filter(present.external_url, "external_url")
+    app.add_template_filter(present.one_line_address, "one_line_address")
+    app.add_template_filter(present.address_lines, "address_lines")
+    app.add_template_filter(present.join_words, "join_words")
+
+    @app.context_processor
+    def site_context() -> dict[str, Any]:
+        return {
+            "sample_data": _has_sample_records(app),
+            "version": __version__,
+            "vocab_label": present.label,
+            "vocab_labels": present.labels,
+        }

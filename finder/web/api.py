@@ -1,0 +1,118 @@
+"""The JSON API under /api/v1: search, one practitioner, vocabularies, and its OpenAPI document.
+
+Same parameters and the same search path as the pages (finder.web.params and
+finder.web.searching); errors are problem+json (finder.web.errors).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
+from finder.web import present
+from finder.web.params import SearchRequest, parse_search_args, require_what_or_where
+from finder.web.searching import SearchOutcome, load_practitioner, run_search
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, indent=1), status=status, mimetype="application/json")
+
+
+def _url(endpoint: str, args: Any = None, **values: Any) -> str:
+    base = url_for(endpoint, _external=True, **values)
+    if args:
+        query = urlencode(list(args.items(multi=True)))
+        if query:
+            return f"{base}?{query}"
+    return base
+
+
+def practitioner_links(practitioner_id: int) -> dict[str, str]:
+    return {
+        "self": url_for("api.practitioner", practitioner_id=practitioner_id, _external=True),
+        "html": url_for("pages.practitioner", practitioner_id=practitioner_id, _external=True),
+        "referral": url_for("pages.referral", practitioner_id=practitioner_id, _external=True),
+        "referral_text": url_for("pages.referral_text", practitioner_id=practitioner_id, _external=True),
+    }
+
+
+def search_json(outcome: SearchOutcome) -> dict[str, Any]:
+    """The search response body (documented in the OpenAPI document as SearchResponse)."""
+    query = outcome.query
+    results = outcome.results
+    req: SearchRequest = outcome.request
+    check_url = current_app.config["HCPC_CHECK_URL"]
+    links: dict[str, str | None] = {
+        "self": _url("api.search", req.as_args(page=str(query.page) if query.page != 1 else "")),
+        "next": _url("api.search", req.as_args(page=str(query.page + 1))) if query.page < results.pages else None,
+        "prev": _url("api.search", req.as_args(page=str(query.page - 1) if query.page > 2 else ""))
+        if query.page > 1
+        else None,
+        "html": _url("pages.search", req.as_args(page=str(query.page) if query.page != 1 else "")),
+    }
+    return {
+        "query": {
+            "q": query.text,
+            "near": req.near or None,
+            "radius_km": query.radius_km,
+            "filters": {name: list(values) for name, values in query.filters.items()},
+            "visits_home": query.visits_home,
+            "registered_only": query.registered_only,
+            "accepting": query.accepting,
+            "wheelchair": query.wheelchair,
+            "sort": query.sort,
+        },
+        "location": outcome.location.as_json() if outcome.location else None,
+        "total": results.total,
+        "page": query.page,
+        "per_page": query.per_page,
+        "pages": results.pages,
+        "suggestion": results.suggestion,
+        "facets": {facet: dict(counts) for facet, counts in results.facets.items()},
+        "results": [
+            present.result_json(number, hit, stored, practitioner_links(stored.id), check_url)
+            for number, hit, stored in outcome.rows
+        ],
+        "links": links,
+    }
+
+
+@bp.get("/search")
+def search() -> Response:
+    """Search practitioners: the same parameters as the search page."""
+    req = parse_search_args(request.args)
+    require_what_or_where(req)
+    outcome = run_search(current_app, req)
+    return json_response(search_json(outcome))
+
+
+@bp.get("/practitioners/<int:practitioner_id>")
+def practitioner(practitioner_id: int) -> Response:
+    """One practitioner's full public record."""
+    stored = load_practitioner(current_app, practitioner_id)
+    body = present.practitioner_json(stored, practitioner_links(stored.id), current_app.config["HCPC_CHECK_URL"])
+    return json_response(body)
+
+
+@bp.get("/vocabularies")
+def vocabularies() -> Response:
+    """Every allowed filter and record value, with its label."""
+    return json_response(
+        {
+            "vocabularies": {name: vocab.as_json() for name, vocab in VOCABULARIES.items()},
+            "practising_statuses": sorted(PRACTISING_STATUSES),
+        }
+    )
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 description of this API."""
+    from finder.web.openapi import openapi_document
+
+    return json_response(openapi_document(url_for("api.search", _external=True).rsplit("/search", 1)[0]))

@@ -1,0 +1,468 @@
+"""HTML pages: search and results, practitioner, referral summary (+ plain text), about, API guide.
+
+Every page works without JavaScript (plain GET forms and links). Problems a
+person can fix are shown above the form with their input kept; everything else
+goes through finder.web.errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+
+from finder.db import store_from
+from finder.errors import AmbiguousPlace, FinderError, InvalidParameters, LocationError
+from finder.models import StoredPractitioner
+from finder.search.query import FACETS
+from finder.vocab import VOCABULARIES
+from finder.web import present
+from finder.web.params import (
+    FLAGS,
+    PARAMETERS,
+    MissingSearch,
+    SearchRequest,
+    parse_search_args,
+    require_what_or_where,
+)
+from finder.web.searching import SearchOutcome, load_practitioner, run_search
+from finder.web.svgmap import Pin, results_map
+
+bp = Blueprint("pages", __name__)
+
+RADIUS_CHOICES_KM = (2, 5, 10, 25, 50, 100, 200)
+PER_PAGE_CHOICES = (10, 20, 50, 100)
+
+#: Facets in the order the filter panel shows them, with the question each answers.
+FILTER_FACETS: tuple[tuple[str, str], ...] = (
+    ("specialism", "Specialism"),
+    ("condition", "Condition"),
+    ("setting", "Where you are seen"),
+    ("funding", "How it is paid for"),
+    ("referral_route", "How to be referred"),
+    ("treatment", "Treatment"),
+    ("language", "Language spoken"),
+    ("gender", "Gender of the physiotherapist"),
+    ("membership", "Professional membership"),
+)
+
+FLAG_LABELS = {
+    "visits_home": "Visits my home",
+    "registered_only": "Registered with the HCPC only",
+    "accepting": "Accepting new patients",
+    "wheelchair": "Wheelchair access",
+}
+
+SORT_LABELS = {
+    "auto": "Best order",
+    "distance": "Nearest first",
+    "relevance": "Best match first",
+    "name": "Name (A to Z)",
+}
+
+
+@dataclass
+class FormState:
+    """What the search form shows: the person's own input, even when it was not valid."""
+
+    q: str = ""
+    near: str = ""
+    lat: str = ""
+    lon: str = ""
+    label: str = ""
+    radius_km: str = ""
+    sort: str = ""
+    per_page: str = ""
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    flags: dict[str, bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: Any) -> FormState:
+        def one(name: str) -> str:
+            return (args.get(name) or "").strip()[:200]
+
+        state = cls(
+            q=one("q"),
+            near=one("near"),
+            radius_km=one("radius_km"),
+            sort=one("sort"),
+            per_page=one("per_page"),
+            filters={facet: [v for v in args.getlist(facet) if v] for facet in FACETS},
+            flags={flag: one(flag).lower() in ("1", "true", "yes", "on", "y", "t") for flag in FLAGS},
+        )
+        # A place picked from the "which did you mean" list travels as lat/lon + its label.
+        if one("lat") and one("lon"):
+            state.lat, state.lon, state.label = one("lat"), one("lon"), one("label")
+            if not state.near:
+                state.near = state.label
+        return state
+
+    def checked(self, facet: str, code: str) -> bool:
+        return code in self.filters.get(facet, [])
+
+    def radius_options(self, default: int) -> list[tuple[str, str]]:
+        options = [(str(km), f"{km} km ({km / present.KM_PER_MILE:.0f} miles)") for km in RADIUS_CHOICES_KM]
+        current = self.radius_km or str(default)
+        if current not in [value for value, _ in options]:
+            # Keep what the person asked for, even an odd or invalid value, so the form shows it.
+            options.append((current, f"{current} km"))
+        return options
+
+    @property
+    def current_radius(self) -> str:
+        return self.radius_km or str(current_app.config.get("SEARCH_DEFAULT_RADIUS_KM", 25))
+
+    @property
+    def filter_count(self) -> int:
+        return sum(len(v) for v in self.filters.values()) + sum(self.flags.values())
+
+
+@dataclass
+class FacetOption:
+    code: str
+    label: str
+    count: int | None
+    checked: bool
+
+
+def facet_options(form: FormState, facets: dict[str, dict[str, int]] | None) -> list[tuple[str, str, list[FacetOption]]]:
+    """Filter groups: values with results (or already ticked), each with its count."""
+    groups = []
+    for facet, question in FILTER_FACETS:
+        vocab = VOCABULARIES[facet]
+        counts = (facets or {}).get(facet)
+        options = []
+        for code, label in vocab.terms.items():
+            count = None if counts is None else counts.get(code, 0)
+            checked = form.checked(facet, code)
+            if checked or counts is None or count:
+                options.append(FacetOption(code, label, count, checked))
+        if counts is None and facet not in ("specialism", "setting", "funding", "referral_route"):
+            continue  # before a search: only the main questions, without counts
+        if options:
+            groups.append((facet, question, options))
+    return groups
+
+
+#: The search engine counts the registered-only switch under "registered".
+FLAG_COUNT_KEYS = {"registered_only": "registered"}
+
+
+def flag_options(form: FormState, facets: dict[str, dict[str, int]] | None) -> list[FacetOption]:
+    counts = (facets or {}).get("flags", {})
+    return [
+        FacetOption(
+            flag,
+            FLAG_LABELS[flag],
+            counts.get(FLAG_COUNT_KEYS.get(flag, flag), counts.get(flag)) if counts else None,
+            form.flags.get(flag, False),
+        )
+        for flag in FLAGS
+    ]
+
+
+@dataclass
+class ResultView:
+    number: int
+    stored: StoredPractitioner
+    distance: str
+    nearest: Any
+    registration: present.RegistrationView
+    settings: list[str]
+    funding: list[str]
+    home_visits: str
+    visits_you: bool
+    next_step: str
+    accepting: str
+    url: str
+
+
+def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
+    specialisms = outcome.query.filters.get("specialism", ())
+    context = specialisms[0] if len(specialisms) == 1 else None
+    views = []
+    for number, hit, stored in outcome.rows:
+        record = stored.record
+        nearest = present.nearest_location(record, hit)
+        views.append(
+            ResultView(
+                number=number,
+                stored=stored,
+                distance=present.distance_text(hit.distance_km),
+                nearest=nearest,
+                registration=present.registration_view(record),
+                settings=present.labels("setting", record.settings),
+                funding=present.labels("funding", record.funding),
+                home_visits=present.home_visit_text(record, hit.visits_you),
+                visits_you=hit.visits_you,
+                next_step=present.next_step(record, context),
+                accepting=present.accepting_text(record),
+                url=url_for("pages.practitioner", practitioner_id=stored.id, back=back),
+            )
+        )
+    return views
+
+
+def map_pins(outcome: SearchOutcome) -> list[Pin]:
+    pins = []
+    for number, hit, stored in outcome.rows:
+        nearest = present.nearest_location(stored.record, hit)
+        if nearest is not None and nearest.lat is not None and nearest.lon is not None:
+            pins.append(Pin(number, nearest.lat, nearest.lon, stored.record.name or "", hit.distance_km))
+    return pins
+
+
+def page_links(outcome: SearchOutcome) -> list[tuple[int | None, str | None]]:
+    """Page numbers around the current one, with None for a gap: 1 … 4 5 [6] 7 8 … 20."""
+    current, last = outcome.query.page, outcome.results.pages
+    wanted = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    links: list[tuple[int | None, str | None]] = []
+    previous = 0
+    for number in wanted:
+        if number - previous > 1:
+            links.append((None, None))
+        links.append((number, search_url(outcome.request, page=str(number) if number > 1 else "")))
+        previous = number
+    return links
+
+
+def search_url(req: SearchRequest, **overrides: str) -> str:
+    query = urlencode(list(req.as_args(**overrides).items(multi=True)))
+    return url_for("pages.search") + (f"?{query}" if query else "")
+
+
+def summary_text(outcome: SearchOutcome) -> str:
+    total = outcome.results.total
+    noun = "physiotherapist" if total == 1 else "physiotherapists"
+    parts = [f"{total:,} {noun}"]
+    if outcome.location is not None:
+        parts.append(f"within {outcome.query.radius_km:g} km of {outcome.location.label}")
+    if outcome.query.text:
+        parts.append(f"matching “{outcome.query.text}”")
+    return " ".join(parts)
+
+
+def order_text(outcome: SearchOutcome) -> str:
+    sort = outcome.query.sort
+    if sort == "auto":
+        sort = "distance" if outcome.location is not None else "relevance"
+    return {"distance": "nearest first", "relevance": "best match first", "name": "by name"}.get(sort, "")
+
+
+def wider_radius(outcome: SearchOutcome) -> str | None:
+    radius = outcome.query.radius_km
+    maximum = float(current_app.config.get("SEARCH_MAX_RADIUS_KM", 200))
+    if outcome.location is None or radius >= maximum:
+        return None
+    wider = min(maximum, max(radius * 2, 10))
+    return search_url(outcome.request, radius_km=f"{wider:g}", page="")
+
+
+def _safe_back(value: str | None) -> str | None:
+    """Only links back to our own search page (never an address someone else chose)."""
+    if value and (value.startswith("/search?") or value.startswith("/?")) and "//" not in value and "\\" not in value:
+        return value
+    return None
+
+
+#: Which form control each parameter belongs to (for error links), and its name on the page.
+FIELD_OF = {
+    "near": ("field-near", "Postcode or town"),
+    "lat": ("field-near", "Postcode or town"),
+    "lon": ("field-near", "Postcode or town"),
+    "label": ("field-near", "Postcode or town"),
+    "q": ("field-q", "Condition, treatment or name"),
+    "radius_km": ("field-radius", "Distance"),
+    "sort": ("field-sort", "Order"),
+    "per_page": ("field-per-page", "Results per page"),
+    "page": ("field-q", "Page"),
+    **{flag: ("filter-flags", label) for flag, label in FLAG_LABELS.items()},
+    **{facet: (f"filter-{facet}", question) for facet, question in FILTER_FACETS},
+}
+
+
+def _render_search(template_args: dict[str, Any], status: int) -> tuple[str, int]:
+    errors = template_args.get("errors") or []
+    error_list = []
+    error_by: dict[str, str] = {}
+    for name, reason in errors:
+        field_id, field_name = FIELD_OF.get(name, ("field-q", name.replace("_", " ").capitalize()))
+        error_list.append({"id": field_id, "name": field_name, "reason": reason})
+        error_by.setdefault(field_id, reason)
+    template_args.update(error_list=error_list, error_by=error_by)
+    return render_template("search.html", **template_args), status
+
+
+@bp.get("/")
+def home() -> Any:
+    """Home: the search form (and results when the form was submitted here)."""
+    return _search_page(is_home=True)
+
+
+@bp.get("/search")
+def search() -> Any:
+    """Search results for a place and/or a condition, treatment or name."""
+    return _search_page(is_home=False)
+
+
+def _search_page(*, is_home: bool) -> Any:
+    form = FormState.from_args(request.args)
+    default_radius = int(current_app.config.get("SEARCH_DEFAULT_RADIUS_KM", 25))
+    args: dict[str, Any] = {
+        "form": form,
+        "default_radius": default_radius,
+        "errors": [],
+        "message": None,
+        "candidates": None,
+        "outcome": None,
+        "results": [],
+        "svg": None,
+        "groups": facet_options(form, None),
+        "flags": flag_options(form, None),
+        "sort_labels": SORT_LABELS,
+        "per_page_choices": PER_PAGE_CHOICES,
+        "is_home": is_home,
+    }
+    status = 200
+    try:
+        req = parse_search_args(request.args)
+        if req.is_blank and is_home:
+            return _render_search(args, 200)
+        require_what_or_where(req)
+        outcome = run_search(current_app, req)
+    except MissingSearch:
+        args["message"] = (
+            "Tell us where or what: type a postcode or town, or a condition, treatment or name "
+            "(or both), then press Search."
+        )
+        args["errors"] = [("near", "Type a postcode or town, or something to look for below.")]
+        return _render_search(args, 400)
+    except InvalidParameters as exc:
+        args["errors"] = list(exc.params)
+        return _render_search(args, 400)
+    except AmbiguousPlace as exc:
+        req = parse_search_args(request.args)
+        args["candidates"] = [
+            {
+                "label": c.label,
+                "detail": c.detail,
+                "url": search_url(req, near="", lat=f"{c.lat:.6f}", lon=f"{c.lon:.6f}", label=c.label, page=""),
+            }
+            for c in exc.candidates
+        ]
+        args["ambiguous"] = form.near
+        return _render_search(args, 200)
+    except LocationError as exc:
+        args["errors"] = [("near", exc.detail)]
+        return _render_search(args, exc.status)
+    except FinderError as exc:
+        if exc.status != 400:
+            raise  # index or gazetteer missing: the error page explains
+        args["errors"] = [("near", exc.detail)]
+        return _render_search(args, 400)
+
+    back = request.full_path.rstrip("?")
+    facets = outcome.results.facets
+    args.update(
+        outcome=outcome,
+        results=result_views(outcome, back),
+        groups=facet_options(form, facets),
+        flags=flag_options(form, facets),
+        summary=summary_text(outcome),
+        order=order_text(outcome),
+        pages=page_links(outcome) if outcome.results.pages > 1 else [],
+        prev_url=search_url(req, page=str(outcome.query.page - 1) if outcome.query.page > 2 else "")
+        if outcome.query.page > 1
+        else None,
+        next_url=search_url(req, page=str(outcome.query.page + 1))
+        if outcome.query.page < outcome.results.pages
+        else None,
+        wider_url=wider_radius(outcome),
+        first_page_url=search_url(req, page=""),
+        clear_filters_url=search_url(req, page="", **{name: "" for name in (*FACETS, *FLAGS)})
+        if form.filter_count
+        else None,
+        suggestion_url=search_url(req, q=outcome.results.suggestion, page="") if outcome.results.suggestion else None,
+        api_url=url_for("api.search") + "?" + urlencode(list(req.as_args().items(multi=True))),
+    )
+    pins = map_pins(outcome)
+    if outcome.location is not None and outcome.rows:
+        args["svg"] = results_map(outcome.location, outcome.query.radius_km, pins)
+        args["pins"] = pins
+        args["tiles"] = current_app.config.get("MAP_TILES_URL")
+    return _render_search(args, status)
+
+
+def _gp_surgeries(stored: StoredPractitioner) -> dict[str, Any]:
+    """NHS ODS details of GP-surgery locations, by ODS code (codes not loaded are left out)."""
+    codes = [loc.ods_code for loc in stored.record.locations if loc.setting == "gp_surgery" and loc.ods_code]
+    if not codes:
+        return {}
+    return dict(store_from(current_app).gp_surgeries(codes))
+
+
+def _practitioner_context(stored: StoredPractitioner) -> dict[str, Any]:
+    record = stored.record
+    return {
+        "p": stored,
+        "record": record,
+        "registration": present.registration_view(record),
+        "routes": present.route_views(record),
+        "next_step": present.next_step(record),
+        "home_visits": present.home_visit_text(record),
+        "waiting": present.waiting_text(record),
+        "fees": present.fees_text(record),
+        "accepting": present.accepting_text(record),
+        "check_url": current_app.config["HCPC_CHECK_URL"],
+        "surgeries": _gp_surgeries(stored),
+        "today": date.today(),
+    }
+
+
+@bp.get("/practitioners/<int:practitioner_id>")
+def practitioner(practitioner_id: int) -> str:
+    """Everything a patient needs about one practitioner."""
+    stored = load_practitioner(current_app, practitioner_id)
+    return render_template(
+        "practitioner.html", back=_safe_back(request.args.get("back")), **_practitioner_context(stored)
+    )
+
+
+@bp.get("/practitioners/<int:practitioner_id>/referral")
+def referral(practitioner_id: int) -> str:
+    """A printable one-page referral summary for GPs and MS nurses."""
+    stored = load_practitioner(current_app, practitioner_id)
+    return render_template("referral.html", **_practitioner_context(stored))
+
+
+@bp.get("/practitioners/<int:practitioner_id>/referral.txt")
+def referral_text(practitioner_id: int) -> Response:
+    """The referral summary as plain text, to paste into an email or letter."""
+    stored = load_practitioner(current_app, practitioner_id)
+    text = render_template("referral.txt", **_practitioner_context(stored))
+    return Response(text, mimetype="text/plain")
+
+
+@bp.get("/about")
+def about() -> str:
+    """What the directory is, where the data comes from, and how registration is checked."""
+    store = store_from(current_app)
+    stats = store.stats() if store.is_initialised() else None
+    return render_template(
+        "about.html",
+        stats=stats,
+        last_refreshed=store.last_refreshed() if stats is not None else None,
+        check_url=current_app.config["HCPC_CHECK_URL"],
+        vocabularies=VOCABULARIES,
+    )
+
+
+@bp.get("/api")
+def api_docs() -> str:
+    """A short guide to the JSON API, with its problem types."""
+    from finder.web.errors import PROBLEM_TYPES
+
+    return render_template("api.html", parameters=PARAMETERS, problem_types=PROBLEM_TYPES)

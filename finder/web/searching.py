@@ -1,0 +1,90 @@
+"""One search path for pages and API: request -> place -> SearchQuery -> results -> stored rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+import finder.search
+from finder.db import store_from
+from finder.errors import NotFound
+from finder.geo import Location
+from finder.models import StoredPractitioner
+from finder.search.query import Hit, SearchQuery, SearchResults
+from finder.web.params import (
+    LocationResolver,
+    SearchRequest,
+    build_query,
+    require_what_or_where,
+    resolve_location,
+)
+
+#: Ids beyond a 32-bit integer cannot exist; answering 404 early keeps the database from overflowing.
+MAX_ID = 2**31 - 1
+
+
+class Withdrawn(NotFound):
+    status = 410
+    title = "Listing withdrawn"
+
+
+def load_practitioner(app: Flask, practitioner_id: int) -> StoredPractitioner:
+    """The stored practitioner, or NotFound (404) / Withdrawn (410) with a clear message."""
+    from finder.web.present import uk_date
+
+    stored = store_from(app).get(practitioner_id) if 0 < practitioner_id <= MAX_ID else None
+    if stored is None:
+        raise NotFound(f"No practitioner has id {practitioner_id}.")
+    if stored.withdrawn_at is not None:
+        raise Withdrawn(
+            f"Practitioner {practitioner_id} is no longer listed: the source withdrew the listing on "
+            f"{uk_date(stored.withdrawn_at)}."
+        )
+    return stored
+
+
+@dataclass
+class SearchOutcome:
+    request: SearchRequest
+    query: SearchQuery
+    location: Location | None
+    results: SearchResults
+    #: (number on the page, hit, stored practitioner) in ranked order; numbering
+    #: continues across pages so pin 21 on page 2 is result 21.
+    rows: list[tuple[int, Hit, StoredPractitioner]]
+
+    @property
+    def first_number(self) -> int:
+        return (self.query.page - 1) * self.query.per_page + 1
+
+
+def geocoder_for(app: Flask) -> LocationResolver:
+    from finder.geo.geocode import geocoder_from
+
+    return geocoder_from(app)  # type: ignore[no-any-return]
+
+
+def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
+    """Resolve the place, validate, query the index and load the listed practitioners.
+
+    Raises the domain errors (InvalidParameters, location errors, IndexMissing)
+    for the page or API to turn into a message.
+    """
+    geocoder = geocoder_for(app) if request.near and not request.uses_point else None
+    location = resolve_location(request, geocoder)
+    search = build_query(request, location, app.config)
+    results = finder.search.query(search)
+    if results.needs_input:
+        # The text held only words that are not searchable ("the", "and") and no place was given.
+        require_what_or_where(SearchRequest())
+    stored = store_from(app).get_many([hit.id for hit in results.hits])
+    by_id = {s.id: s for s in stored}
+    first = (search.page - 1) * search.per_page + 1
+    rows = []
+    for offset, hit in enumerate(results.hits):
+        practitioner = by_id.get(hit.id)
+        # The index may briefly list a row an ingest has just withdrawn or removed.
+        if practitioner is not None and practitioner.withdrawn_at is None:
+            rows.append((first + offset, hit, practitioner))
+    return SearchOutcome(request=request, query=search, location=location, results=results, rows=rows)
