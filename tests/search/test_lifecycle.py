@@ -231,3 +231,17 @@ def test_worker_failure_is_reported(seeded_index, tmp_path, monkeypatch):
     with pytest.raises(FinderError, match="old index keeps serving"):
         build_index(seeded_index.store, tmp_path / "broken", workers=2)
     assert current_build(tmp_path / "broken") is None
+
+
+def test_changed_synonyms_ask_for_a_rebuild(seeded_index, monkeypatch):
+    from finder.search import indexer
+    from finder.search.analysis import Synonyms
+
+    changed = Synonyms.parse("MS, multiple sclerosis\nphysio, physiotherapy\n")
+    monkeypatch.setattr(indexer.Synonyms, "load", classmethod(lambda cls, path=None: changed))
+    status = index_status(seeded_index.store, seeded_index.index_dir)
+    assert status.rebuild_needed == "the synonyms list changed"
+    assert "finder index build" in status.summary()
+    report = update_index(seeded_index.store, seeded_index.index_dir)
+    assert report.rebuilt and report.reason == "the synonyms list changed"
+    assert index_status(seeded_index.store, seeded_index.index_dir).rebuild_needed is None

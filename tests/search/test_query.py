@@ -269,7 +269,8 @@ def test_setting_filter_with_home_visits(seeded_index):
     results = seeded_index.search(
         location=origin(), radius_km=25, filters={"setting": ("private_clinic",)}, per_page=100
     )
-    names = {p.record.name: h for p, h in zip(seeded_index.store.get_many([h.id for h in results.hits]), results.hits)}
+    listed = seeded_index.store.get_many([h.id for h in results.hits])
+    names = {p.record.name: h for p, h in zip(listed, results.hits, strict=True)}
     # Harriet only visits (no clinic in range): not a private clinic near you
     assert "Harriet Homevisit" not in names
     assert names["Bea Both"].visits_you is True and names["Bea Both"].distance_km == pytest.approx(6.0, abs=1e-6)
