@@ -51,7 +51,6 @@ from finder.vocab import (
     LANGUAGES,
     MEMBERSHIPS,
     PRACTISING_STATUSES,
-    REFERRAL_ROUTES,
     SETTINGS,
     SPECIALISMS,
     TREATMENTS,
@@ -309,11 +308,14 @@ def record_texts(stored: StoredPractitioner) -> dict[str, list[str | None]]:
         *(TREATMENTS.label_of(c) for c in r.treatments),
         *(MEMBERSHIPS.label_of(c) for c in r.memberships),
     ]
+    # Referral notes and route labels are left out on purpose: they are about the
+    # process, and mention conditions a service does NOT take ("for MS, ask your
+    # GP"), so matching on them sent MS searches to musculoskeletal-only clinics.
+    # Routes are a filter facet instead.
     body: list[str | None] = (
-        [r.practice_name, r.bio, r.referral_notes]
+        [r.practice_name, r.bio]
         + [SETTINGS.label_of(c) for c in r.settings]
         + [FUNDING.label_of(c) for c in r.funding]
-        + [REFERRAL_ROUTES.label_of(c) for c in r.route_codes]
         + [LANGUAGES.label_of(c) for c in r.languages]
         + (["Home visits"] if r.visits_home else [])
     )

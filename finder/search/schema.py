@@ -20,7 +20,7 @@ from finder.search.analysis import english_analyzer, name_analyzer
 FIELD_WEIGHTS: dict[str, float] = {
     "name": 3.0,  # practitioner and practice name (names analyzer; prefixes match)
     "clinical": 2.0,  # specialism, condition, treatment and membership labels
-    "body": 1.0,  # bio, practice name, settings, funding, languages, referral notes
+    "body": 1.0,  # bio, practice name, settings, funding, languages
     "place": 1.0,  # location names, addresses, towns, postcodes
 }
 ENGLISH_FIELDS = ("clinical", "body", "place")

@@ -166,3 +166,21 @@ def test_longest_allowed_text_is_searched(seeded_index):
     text = ("multiple sclerosis " * 20)[:200]
     results = seeded_index.search(text=text)
     assert results.total >= 1
+
+
+def test_referral_notes_naming_a_condition_do_not_make_a_match(sqlite_store, tmp_path):
+    """An MSK-only NHS service that says "for MS, ask your GP" is not an MS service."""
+    from tests.plugins.search import listing, make_seeded
+
+    listings = [
+        ("msk", listing("msk", specialisms=["musculoskeletal"], conditions=["back_pain"],
+                        referral_notes="Self-referral for back and joint problems. For MS or other neurological conditions, ask your GP or MS nurse to refer you.",
+                        referral_routes=[{"route": "self_referral", "only_for": ["musculoskeletal"]}, {"route": "ms_nurse"}])),
+        ("neuro", listing("neuro", specialisms=["neurological"], conditions=["multiple_sclerosis"])),
+    ]
+    seeded = make_seeded(sqlite_store, tmp_path / "index", listings)
+    try:
+        for text in ("multiple sclerosis", "MS"):
+            assert seeded.keys(seeded.search(text=text)) == ["neuro"], text
+    finally:
+        seeded.index.close()
