@@ -223,9 +223,10 @@ def _existing(session: Session, records: list[Record], source: str) -> tuple[dic
             by_source_id[source_id] = _Known(link_id, pid, digest, link_gone is not None or practitioner_gone is not None)
     by_number: dict[str, int] = {}
     for chunk in _chunks(numbers):
-        stmt = select(Practitioner.hcpc_number, Practitioner.id).where(Practitioner.hcpc_number.in_(chunk))
-        for number, pid in session.execute(stmt):
-            by_number[number] = pid
+        by_hcpc = select(Practitioner.hcpc_number, Practitioner.id).where(Practitioner.hcpc_number.in_(chunk))
+        for number, pid in session.execute(by_hcpc):
+            if number is not None:
+                by_number[number] = pid
     return by_source_id, by_number
 
 

@@ -278,8 +278,13 @@ class Provenance(_Model):
     last_verified_on: date | None = None
 
 
-def _list_of(item: Any) -> Any:
-    return Annotated[list[item], AfterValidator(_unique), Field(default_factory=list)]  # type: ignore[valid-type]
+_Unique = AfterValidator(_unique)
+Languages = Annotated[list[Language], _Unique]
+Memberships = Annotated[list[Membership], _Unique]
+Specialisms = Annotated[list[Specialism], _Unique]
+Conditions = Annotated[list[Condition], _Unique]
+Treatments = Annotated[list[Treatment], _Unique]
+Fundings = Annotated[list[Funding], _Unique]
 
 
 class Record(_Model):
@@ -289,20 +294,20 @@ class Record(_Model):
     name: Annotated[str | None, _text(MAX_SHORT_TEXT), AfterValidator(_required_name)]
     practice_name: ShortText = None
     gender: Gender | None = None
-    languages: _list_of(Language)
-    memberships: _list_of(Membership)
+    languages: Languages = Field(default_factory=list)
+    memberships: Memberships = Field(default_factory=list)
     bio: Text = None
     # registration
     registration: Registration = Field(default_factory=Registration)
     # clinical
-    specialisms: _list_of(Specialism)
-    conditions: _list_of(Condition)
-    treatments: _list_of(Treatment)
+    specialisms: Specialisms = Field(default_factory=list)
+    conditions: Conditions = Field(default_factory=list)
+    treatments: Treatments = Field(default_factory=list)
     # where and how
     locations: list[Location] = Field(default_factory=list, max_length=50)
     home_visits: HomeVisits | None = None
     # access
-    funding: _list_of(Funding)
+    funding: Fundings = Field(default_factory=list)
     referral_routes: list[ReferralRoute] = Field(default_factory=list, max_length=20)
     referral_notes: Text = None
     referral_email: Email = None

@@ -68,7 +68,7 @@ def test_a_utf8_bom_is_fine_and_latin1_is_refused_clearly() -> None:
 def test_ragged_rows_and_empty_files() -> None:
     data = csv_bytes([csv_row()]) + b"p-9,too,few\n"
     msgs = messages(data)
-    assert msgs == ["row 3: has 3 cells but the header has %d columns" % len(COLUMN_NAMES)]
+    assert msgs == [f"row 3: has 3 cells but the header has {len(COLUMN_NAMES)} columns"]
     assert "the file is empty" in messages(b"")[0]
 
 
