@@ -126,6 +126,8 @@ def test_about_page_attributions(stored_client: Any) -> None:
     text = text_of(response)
     assert "Contains OS data © Crown copyright and database right" in text
     assert "OS Code-Point Open" in text
+    assert "Contains Royal Mail data © Royal Mail copyright and database right" in text
+    assert "Contains National Statistics data © Crown copyright and database right" in text
     assert "GeoNames" in text and "CC BY 4.0" in text
     assert 'href="https://creativecommons.org/licenses/by/4.0/"' in body
     assert 'href="https://www.geonames.org/"' in body
