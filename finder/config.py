@@ -46,6 +46,14 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_API": "120 per minute",
     "RATELIMIT_ENABLED": True,
+    # Per client address across the HTML pages (generous: many NHS staff share one address); "" = none.
+    "RATELIMIT_PAGES": "600 per minute",
+    # Redis key prefix, so two sites can share one Redis.
+    "RATELIMIT_KEY_PREFIX": "finder",
+    # How many reverse proxies in front append to X-Forwarded-For (0: the TCP peer is the client).
+    "PROXY_FIX_X_FOR": 0,
+    # Log level of the app's JSON logs (one line per request; never the query string).
+    "LOG_LEVEL": "info",
     # Optional tiled map as progressive enhancement: a {z}/{x}/{y} tile URL template.
     "MAP_TILES_URL": None,
     "MAP_TILES_ATTRIBUTION": None,

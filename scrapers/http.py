@@ -90,6 +90,8 @@ class Fetched:
             raise SourceFormatError(f"{self.url} did not return UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
         except ValueError as exc:
             raise SourceFormatError(f"{self.url} did not return valid JSON: {exc}") from None
+        except RecursionError:
+            raise SourceFormatError(f"{self.url} did not return valid JSON: it is nested too deeply") from None
 
 
 def _user_agent(contact: str) -> str:

@@ -26,6 +26,10 @@ def parse_json(data: bytes | str, *, source: str = "json") -> Iterator[SourceIte
     except (ValueError, UnicodeDecodeError) as exc:
         yield SourceItem(row=None, unit="item", problems=[Problem(None, None, f"the file is not valid JSON: {exc}")])
         return
+    except RecursionError:
+        # json.loads recurses: absurdly deep nesting is refused, not a crash.
+        yield SourceItem(row=None, unit="item", problems=[Problem(None, None, "the file is not valid JSON: it is nested too deeply")])
+        return
     items: Any = document.get("practitioners") if isinstance(document, dict) else document
     if not isinstance(items, list):
         yield SourceItem(

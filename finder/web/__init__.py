@@ -35,6 +35,13 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     headers.init_app(app)
 
+    # Operations (production serving): request logs, health/readiness, rate limits.
+    from finder.web import health, ratelimit, requestlog
+
+    requestlog.init_app(app)
+    app.register_blueprint(health.bp)
+    ratelimit.init_app(app)
+
     app.add_template_filter(present.uk_date, "uk_date")
     app.add_template_filter(present.distance_text, "distance")
     app.add_template_filter(present.money, "money")
