@@ -65,8 +65,8 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CACHE = Path(__file__).resolve().parent / ".cache"
-INGEST_CHUNK = 20_000
+from benchmarks.common import CACHE, gazetteer_path, load_generated  # noqa: E402
+
 TIMEOUT_S = 5.0
 POOL_SIZE = 6_000
 OK_STATUSES = frozenset({200, 304})
@@ -104,21 +104,9 @@ RADII = ["", "", "", "5", "10", "50"]
 # data
 
 
-def gazetteer_path() -> Path:
-    path = CACHE / "gazetteer.sqlite"
-    if not path.exists():
-        from finder.geo.gazetteer import build_gazetteer
-
-        print("building the gazetteer (offline, once) ...", flush=True)
-        build_gazetteer(path)
-    return path
-
-
 def ensure_data(records: int, seed: int) -> Path:
     """benchmarks/.cache/load-<records>-<seed>/ with finder.db and index/ (built once)."""
     from finder.db import Store
-    from finder.ingest import SourceItem, ingest
-    from finder.sample import generate_records
     from finder.search import build_index
     from finder.search.indexer import current_build
 
@@ -133,20 +121,7 @@ def ensure_data(records: int, seed: int) -> Path:
         stale.unlink(missing_ok=True)
     store = Store(f"sqlite:///{db}")
     store.upgrade()
-    started = time.perf_counter()
-    print(f"generating and loading {records:,} fictional listings (once) ...", flush=True)
-    chunk: list[SourceItem] = []
-    for row, record in enumerate(generate_records(records, seed, gazetteer=gazetteer_path()), start=2):
-        chunk.append(SourceItem(row=row, record=record))
-        if len(chunk) >= INGEST_CHUNK:
-            report = ingest(store, chunk, source=record.provenance.source)
-            assert report.written, report.problems[:3]
-            chunk = []
-            print(f"  {row - 1:,}", flush=True)
-    if chunk:
-        report = ingest(store, chunk, source=chunk[0].record.provenance.source)  # type: ignore[union-attr]
-        assert report.written, report.problems[:3]
-    loaded = time.perf_counter() - started
+    loaded = load_generated(store, records, seed)
     print("building the search index (once) ...", flush=True)
     build = build_index(store, index_dir)
     store.dispose()

@@ -49,6 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import CACHE, load_generated  # noqa: E402
 from finder.db import Store  # noqa: E402
 from finder.geo import Location  # noqa: E402
 from finder.geo.distance import bounding_box, haversine_km  # noqa: E402
@@ -57,10 +58,8 @@ from finder.search.analysis import GROUP_PREFIX, DocAnalyser, Synonyms  # noqa: 
 from finder.search.indexer import FACET_VALUES, current_build, facet_codes, read_meta, record_texts  # noqa: E402
 from finder.vocab import PRACTISING_STATUSES  # noqa: E402
 
-CACHE = Path(__file__).resolve().parent / ".cache"
 POINTS = 40
 TOP = 20
-INGEST_CHUNK = 20_000
 
 # Towns and cities (approximate centres) for the 75% of query points "near towns".
 TOWNS = [
@@ -87,20 +86,8 @@ GB_BOX = (50.0, 58.6, -5.6, 1.7)
 # data
 
 
-def gazetteer_path() -> Path:
-    path = CACHE / "gazetteer.sqlite"
-    if not path.exists():
-        from finder.geo.gazetteer import build_gazetteer
-
-        print("building the gazetteer (offline, once) ...", flush=True)
-        build_gazetteer(path)
-    return path
-
-
 def ensure_store(records: int, seed: int) -> tuple[Store, float]:
     """A SQLite store holding N generated records (generated once, then cached)."""
-    from finder.ingest import SourceItem, ingest
-    from finder.sample import generate_records
 
     path = CACHE / f"store-{records}-{seed}.sqlite"
     done = CACHE / f"store-{records}-{seed}.done"
@@ -111,20 +98,7 @@ def ensure_store(records: int, seed: int) -> tuple[Store, float]:
         path.unlink()
     store = Store(f"sqlite:///{path}")
     store.upgrade()
-    started = time.perf_counter()
-    print(f"generating and loading {records:,} fictional records (once) ...", flush=True)
-    chunk: list[SourceItem] = []
-    for row, record in enumerate(generate_records(records, seed, gazetteer=gazetteer_path()), start=1):
-        chunk.append(SourceItem(row=row, record=record))
-        if len(chunk) >= INGEST_CHUNK:
-            report = ingest(store, chunk, source=record.provenance.source)
-            assert report.written, report.problems[:3]
-            chunk = []
-            print(f"  {row:,}", flush=True)
-    if chunk:
-        report = ingest(store, chunk, source=chunk[0].record.provenance.source)  # type: ignore[union-attr]
-        assert report.written, report.problems[:3]
-    seconds = time.perf_counter() - started
+    seconds = load_generated(store, records, seed)
     done.write_text(json.dumps({"seconds": seconds}))
     return store, seconds
 
