@@ -582,10 +582,17 @@ def prepare_demo(
 
 def serve_app(app: Flask, host: str, port: int) -> None:
     """Serve with Werkzeug's development server until Ctrl+C (production: gunicorn 'finder:create_app()')."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        # Werkzeug logs the full request line, and query strings carry postcodes and
+        # conditions (personal, health-related). The app's own request log
+        # (finder.web.requestlog) already records each request without them.
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return None
 
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     except (OSError, SystemExit) as exc:
         # Werkzeug reports a busy port itself and exits; turn that into our one-line error.
         reason = exc.strerror if isinstance(exc, OSError) else "address in use or not available"
