@@ -199,7 +199,8 @@ def init_app(app: Flask) -> None:
                 detail = f"{request.method} is not allowed on {request.path}: the API is read-only, use GET."
             else:
                 detail = exc.description or exc.name
-            return problem_response(status, slug, detail, title=exc.name, headers=headers)
+            title = PROBLEM_TYPES.get(slug, (status, exc.name, ""))[1]
+            return problem_response(status, slug, detail, title=title, headers=headers)
         title, detail = PAGE_MESSAGES.get(status, (exc.name, exc.description or exc.name))
         return error_page(status, title, detail, headers=headers)
 

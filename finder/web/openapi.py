@@ -418,7 +418,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
                             "content": {"application/json": {"schema": _ref("Practitioner")}},
                         },
                         **not_modified,
-                        **_problem_responses(404, 410),
+                        **_problem_responses(404, 410, 503),
                         **common,
                     },
                 }
