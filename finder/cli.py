@@ -179,6 +179,27 @@ def print_report(report: IngestReport, *, limit: int = 200) -> None:
     click.echo(report.summary())
 
 
+def refresh_index(store: Store, changed: int) -> None:
+    """Bring the search index up to date after a write, so changes are searchable at once.
+
+    Only when an index exists (the operator builds the first one on purpose); a
+    failure here never undoes the write, it says what to run instead.
+    """
+    from finder.search import update_index
+    from finder.search.indexer import current_build
+
+    index_dir = Path(current_app.config["INDEX_DIR"])
+    if not changed:
+        return
+    if current_build(index_dir) is None:
+        click.echo("No search index yet: run `finder index build` to make these listings searchable.")
+        return
+    try:
+        click.echo(update_index(store, index_dir, progress=sys.stderr.isatty()).summary())
+    except FinderError as exc:
+        click.echo(f"The store is updated, but the index was not ({exc.detail}): run `finder index update`.", err=True)
+
+
 def run_ingest(
     items: Iterator[SourceItem],
     *,
@@ -188,6 +209,7 @@ def run_ingest(
     geocode: bool,
     rejects: Path | None,
     complete: bool = False,
+    update_index: bool = True,
 ) -> IngestReport:
     """Shared body of every `finder ingest ...` command."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -205,6 +227,8 @@ def run_ingest(
         progress=sys.stderr.isatty(),
     )
     print_report(report)
+    if update_index and report.written:
+        refresh_index(store, report.added + report.updated + report.withdrawn)
     if report.rejected_items and partial and rejects is not None:
         written = write_rejects(rejects, [i for i in report.rejected_items if i.row is not None])
         click.echo(f"Wrote {written} rejected row(s) with reasons to {rejects}")
@@ -423,6 +447,8 @@ def ingest_oruk_command(
         click.echo(f"warning: {warning}", err=True)
     print_report(report.ingest)
     click.echo(report.summary().splitlines()[0])
+    if report.ingest.written:
+        refresh_index(store, report.ingest.added + report.ingest.updated + report.ingest.withdrawn)
     rejected = [i for i in report.ingest.rejected_items if i.row is not None]
     if rejected and partial:
         path = rejects or Path(f"{report.source.replace(':', '-')}.rejects.csv")
@@ -467,6 +493,7 @@ def verify_registrations_command(older_than_days: int, limit: int | None, number
     for problem in report.problems[:200]:
         click.echo(f"  {problem}", err=True)
     click.echo(report.summary())
+    refresh_index(store, report.changed)
     if report.stopped:
         raise click.exceptions.Exit(1)
 

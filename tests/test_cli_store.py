@@ -108,3 +108,24 @@ def test_help_shows_an_example(runner: Any) -> None:
     for command in (["init-db"], ["ingest", "csv"], ["ingest", "json"], ["stats"]):
         result = runner.invoke([*command, "--help"])
         assert "Example:" in result.output, command
+
+
+def test_ingest_keeps_an_existing_index_up_to_date(runner: Any, app: Any, tmp_path: Path) -> None:
+    from finder.search import SearchQuery, query
+
+    runner.invoke(["init-db"])
+    first = tmp_path / "first.csv"
+    first.write_bytes(csv_bytes([csv_row(name="Ada Firstlisting")]))
+    result = runner.invoke(["ingest", "csv", str(first), "--no-geocode"])
+    assert "run `finder index build`" in result.output
+    assert runner.invoke(["index", "build"]).exit_code == 0
+
+    second = tmp_path / "second.csv"
+    second.write_bytes(csv_bytes([csv_row(source_id="p-2", hcpc_number="PH9900002", name="Bea Secondlisting")]))
+    result = runner.invoke(["ingest", "csv", str(second), "--no-geocode"])
+    assert result.exit_code == 0, result.output
+    assert "Updated index: added 1" in result.output
+    with app.app_context():
+        assert query(SearchQuery(text="Secondlisting")).total == 1
+    again = runner.invoke(["ingest", "csv", str(second), "--no-geocode"])
+    assert "Updated index" not in again.output and "unchanged 1" in again.output
