@@ -253,6 +253,9 @@ def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     func = click.option("--no-geocode", is_flag=True, help="Do not look up coordinates from postcodes.")(func)
     func = click.option("--source", default=None, help="Source name recorded as provenance (default: csv / json).")(func)
+    func = click.option(
+        "--no-index-update", is_flag=True, help="Leave the search index alone (e.g. before a full `finder index build`)."
+    )(func)
     return func
 
 
@@ -260,7 +263,9 @@ def _ingest_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_ingest_options
 @domain_errors
-def ingest_csv_command(path: Path, partial: bool, rejects: Path | None, no_geocode: bool, source: str | None) -> None:
+def ingest_csv_command(
+    path: Path, partial: bool, rejects: Path | None, no_geocode: bool, source: str | None, no_index_update: bool
+) -> None:
     """Import the operator's CSV file (columns: see data/import-template.csv and the README).
 
     All-or-nothing by default: one bad row and nothing is written (exit 1).
@@ -280,6 +285,7 @@ def ingest_csv_command(path: Path, partial: bool, rejects: Path | None, no_geoco
         partial=partial,
         geocode=not no_geocode,
         rejects=rejects or path.with_suffix(".rejects.csv"),
+        update_index=not no_index_update,
     )
 
 
@@ -287,7 +293,9 @@ def ingest_csv_command(path: Path, partial: bool, rejects: Path | None, no_geoco
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_ingest_options
 @domain_errors
-def ingest_json_command(path: Path, partial: bool, rejects: Path | None, no_geocode: bool, source: str | None) -> None:
+def ingest_json_command(
+    path: Path, partial: bool, rejects: Path | None, no_geocode: bool, source: str | None, no_index_update: bool
+) -> None:
     """Import a JSON array of records (the API's record shape).
 
     \b
@@ -304,6 +312,7 @@ def ingest_json_command(path: Path, partial: bool, rejects: Path | None, no_geoc
         partial=partial,
         geocode=not no_geocode,
         rejects=rejects or path.with_suffix(".rejects.csv"),
+        update_index=not no_index_update,
     )
 
 
