@@ -72,11 +72,12 @@ class SourceItem:
         )
 
 
-@dataclass
-class IngestReport:
-    source: str
+@dataclass(kw_only=True)
+class ChangeReport:
+    """The counters every load reports (listings here, GP surgeries in finder.sites)."""
+
     input_name: str | None
-    mode: str
+    mode: str  # "all-or-nothing" | "partial"
     read: int = 0
     added: int = 0
     updated: int = 0
@@ -84,9 +85,28 @@ class IngestReport:
     withdrawn: int = 0
     rejected: int = 0
     written: bool = False
-    withdrawal_skipped: bool = False
     run_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
+
+    #: What a withdrawal is called in the summary.
+    withdrawn_word = "withdrawn"
+
+    def counts_line(self) -> str:
+        return (
+            f"read {self.read}, added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"{self.withdrawn_word} {self.withdrawn}, rejected {self.rejected}"
+        )
+
+    def nothing_written_note(self) -> str:
+        if not self.written and self.rejected and self.mode == "all-or-nothing":
+            return " — nothing was written (fix the problems, or use --partial to load the valid rows)"
+        return ""
+
+
+@dataclass(kw_only=True)
+class IngestReport(ChangeReport):
+    source: str
+    withdrawal_skipped: bool = False
     rejected_items: list[SourceItem] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
 
@@ -96,20 +116,10 @@ class IngestReport:
         return self.rejected == 0 and not self.problems
 
     def summary(self) -> str:
-        parts = [
-            f"read {self.read}",
-            f"added {self.added}",
-            f"updated {self.updated}",
-            f"unchanged {self.unchanged}",
-            f"withdrawn {self.withdrawn}",
-            f"rejected {self.rejected}",
-        ]
-        line = ", ".join(parts)
+        line = self.counts_line()
         if self.withdrawal_skipped:
             line += " — listings missing from the source were not withdrawn this run, because some rows were rejected"
-        if not self.written and self.rejected and self.mode == "all-or-nothing":
-            line += " — nothing was written (fix the problems, or use --partial to load the valid rows)"
-        return line
+        return line + self.nothing_written_note()
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from finder.errors import InvalidValue, LocationError, NotFound, Problem
+from finder.errors import InvalidValue, LocationError, NotFound
+from finder.ingest import ChangeReport, PostcodeLookup
 from finder.models import GpSurgery, IngestRun, utcnow
 from finder.vocab import Vocabulary
 
@@ -76,7 +77,6 @@ PRESCRIBING_SETTINGS: dict[str, str] = {
     "RO76": "GP practice",
 }
 
-PostcodeLookup = Callable[[str], tuple[float, float]]
 
 _KEEP_UPPER = {"NHS", "GP", "GPS", "PCN", "UK", "OOH", "WIC", "HMP", "YOI", "MC", "II", "III", "IV"}
 _SMALL = {"and", "of", "the", "on", "in", "at", "upon", "by"}
@@ -196,36 +196,21 @@ def normalise_ods_code(code: str) -> str | None:
 # Loading
 
 
-@dataclass
-class SitesReport:
+@dataclass(kw_only=True)
+class SitesReport(ChangeReport):
     """The change report of one ODS load."""
 
-    input_name: str | None
-    mode: str
-    read: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    withdrawn: int = 0
-    rejected: int = 0
     skipped: int = 0
     not_geocoded: int = 0
-    written: bool = False
-    run_id: int | None = None
-    problems: list[Problem] = field(default_factory=list)
+    withdrawn_word = "no longer listed"
 
     def summary(self) -> str:
-        line = (
-            f"read {self.read}, added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"no longer listed {self.withdrawn}, rejected {self.rejected}"
-        )
+        line = self.counts_line()
         if self.skipped:
             line += f", skipped {self.skipped} that are not GP practices"
         if self.not_geocoded:
             line += f", {self.not_geocoded} without coordinates (postcode not in the gazetteer)"
-        if not self.written and self.rejected and self.mode == "all-or-nothing":
-            line += " — nothing was written (fix the problems, or use --partial to load the valid rows)"
-        return line
+        return line + self.nothing_written_note()
 
 
 def _columns(row: SurgeryRow) -> dict[str, object]:
