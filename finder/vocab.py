@@ -72,6 +72,11 @@ class Vocabulary:
         }
 
 
+#: Words read as yes / no, in import files and in query strings (HTML checkboxes send "on").
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", "f"})
+
+
 REGISTRATION_STATUSES = Vocabulary(
     "registration_status",
     "HCPC registration status",

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from finder.errors import Problem
 from finder.ingest import SourceItem
 from finder.records import Record, record_problems
-from finder.vocab import VOCABULARIES
+from finder.vocab import FALSE_WORDS, TRUE_WORDS, VOCABULARIES
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,6 @@ COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 LOCATION_COLUMNS = frozenset(c.name for c in COLUMNS if c.location)
 REQUIRED_COLUMNS = tuple(c.name for c in COLUMNS if c.required)
 
-_TRUE = {"yes", "y", "true", "1"}
-_FALSE = {"no", "n", "false", "0"}
 
 
 class _CellError(ValueError):
@@ -103,9 +101,9 @@ def _bool(value: str, column: str) -> bool | None:
     lowered = value.strip().lower()
     if not lowered:
         return None
-    if lowered in _TRUE:
+    if lowered in TRUE_WORDS:
         return True
-    if lowered in _FALSE:
+    if lowered in FALSE_WORDS:
         return False
     raise _CellError(f"'{value.strip()[:40]}' is not yes or no (leave blank if unknown)")
 
@@ -291,7 +289,7 @@ def _which_bool_column(row: dict[str, str], location: bool = False) -> str:
     candidates = ["wheelchair_access", "parking"] if location else ["accepting_new_patients", "is_sample"]
     for column in candidates:
         value = (row.get(column) or "").strip().lower()
-        if value and value not in _TRUE | _FALSE:
+        if value and value not in TRUE_WORDS | FALSE_WORDS:
             return column
     return candidates[0]
 

@@ -25,12 +25,11 @@ from werkzeug.datastructures import MultiDict
 from finder.errors import FinderError, InvalidParameters, InvalidValue
 from finder.geo import Location
 from finder.search.query import FACETS, SearchQuery
+from finder.vocab import FALSE_WORDS, TRUE_WORDS
 
 #: Boolean switches, in the order the form shows them.
 FLAGS: tuple[str, ...] = ("visits_home", "registered_only", "accepting", "wheelchair")
 
-TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
-FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", "f"})
 
 #: Longest text we accept in q / near: longer input is a mistake, not a search.
 MAX_TEXT = 200
