@@ -76,7 +76,7 @@ def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], 
     placed = [list(p) for p in points]
     gap = 2 * PIN_RADIUS + 3
     left, top, right, bottom = box
-    for _ in range(80):
+    for _ in range(300):
         moved = False
         for i, a in enumerate(placed):
             # Away from the search point marker.
@@ -112,8 +112,8 @@ def results_map(
     radius_km: float,
     pins: list[Pin],
     *,
-    width: int = 640,
-    height: int = 440,
+    width: int = 420,
+    height: int = 380,
     title_id: str = "map-title",
     desc_id: str = "map-desc",
 ) -> Markup:
@@ -166,13 +166,13 @@ def results_map(
         # Labels sit on the south-east of each ring, where the north arrow and most text are not.
         lx, ly = cx + r * 0.7071 + 4, cy + r * 0.7071 + 14
         parts.append(
-            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="15" fill="#0b0c0c" stroke="#f4f8fb" stroke-width="4" '
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="17" fill="#0b0c0c" stroke="#f4f8fb" stroke-width="4" '
             f'paint-order="stroke" font-family="sans-serif">{escape(_fmt_km(ring))}</text>'
         )
     # North arrow.
     parts.append(
         f'<g aria-hidden="true"><path d="M {width - 30} 46 L {width - 22} 24 L {width - 14} 46 Z" fill="#0b0c0c"/>'
-        f'<text x="{width - 22}" y="64" font-size="15" text-anchor="middle" fill="#0b0c0c" '
+        f'<text x="{width - 22}" y="64" font-size="17" text-anchor="middle" fill="#0b0c0c" '
         'font-family="sans-serif">N</text></g>'
     )
     # Search point: a bold target.
@@ -182,12 +182,12 @@ def results_map(
     )
     # Where the search point is: a key in the corner, so pins never hide it.
     key_text = f"Search point: {center.label}"
-    key_width = min(width - 20, 40 + 8.6 * len(key_text))
+    key_width = min(width - 20, 40 + 9.6 * len(key_text))
     parts.append(
         f'<g><rect x="10" y="{height - 44}" width="{key_width:.0f}" height="34" rx="4" fill="#ffffff" stroke="#505a5f" stroke-width="1.5"/>'
         f'<circle cx="27" cy="{height - 27}" r="7" fill="#ffffff" stroke="#0b0c0c" stroke-width="3"/>'
         f'<circle cx="27" cy="{height - 27}" r="2.5" fill="#0b0c0c"/>'
-        f'<text x="42" y="{height - 21}" font-size="15" fill="#0b0c0c" font-family="sans-serif">{escape(key_text)}</text></g>'
+        f'<text x="42" y="{height - 21}" font-size="17" fill="#0b0c0c" font-family="sans-serif">{escape(key_text)}</text></g>'
     )
     true_points = [project(pin.lat, pin.lon) for pin in shown]
     box = (margin / 2 + PIN_RADIUS, margin / 2 + PIN_RADIUS, width - margin / 2 - PIN_RADIUS, height - 50 - PIN_RADIUS)
