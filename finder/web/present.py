@@ -415,6 +415,8 @@ def phone_href(number: str | None) -> str:
     if not number:
         return ""
     digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    if digits.startswith("+440"):
+        digits = "+44" + digits[4:]  # "+44 (0)20 ...": the (0) is not dialled from abroad
     if digits.startswith("+"):
         return "tel:" + digits
     if digits.startswith("0") and len(digits) >= 10:
