@@ -53,7 +53,7 @@ def test_patient_journey(live_server: Any, page: Any, artifacts_dir: Path) -> No
     assert "Carol Lapsed" not in listed and "Alice Neuro" in listed
     assert page.locator("#filters").get_by_label("Registered with the HCPC only").is_checked()
 
-    page.get_by_role("link", name="Alice Neuro").click()
+    page.locator("ol.results h3 a", has_text="Alice Neuro").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", level=1).inner_text().startswith("Alice Neuro")
     assert page.get_by_text("Registered with the HCPC (checked 3 March 2025)").is_visible()
