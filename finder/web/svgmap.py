@@ -68,7 +68,7 @@ def map_extent(pins: list[Pin], center: Location, radius_km: float) -> float:
     return max(1.0, min(extent, radius_km))
 
 
-PIN_RADIUS = 13
+PIN_RADIUS = 15
 
 
 def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], box: tuple[float, float, float, float]) -> list[tuple[float, float]]:
@@ -192,16 +192,19 @@ def results_map(
     true_points = [project(pin.lat, pin.lon) for pin in shown]
     box = (margin / 2 + PIN_RADIUS, margin / 2 + PIN_RADIUS, width - margin / 2 - PIN_RADIUS, height - 50 - PIN_RADIUS)
     placed = spread_pins(true_points, (cx, cy), box)
-    # Pins last-to-first so that pin 1 sits on top where pins still touch.
-    for pin, (tx, ty), (x, y) in reversed(list(zip(shown, true_points, placed, strict=True))):
+    drawn = list(zip(shown, true_points, placed, strict=True))
+    # Leader lines first, so that no line crosses a number.
+    for _pin, (tx, ty), (x, y) in drawn:
         if math.hypot(x - tx, y - ty) > 3:
             parts.append(
                 f'<line x1="{tx:.1f}" y1="{ty:.1f}" x2="{x:.1f}" y2="{y:.1f}" stroke="#1d4f91" stroke-width="2"/>'
                 f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="3.5" fill="#1d4f91"/>'
             )
+    # Pins last-to-first so that pin 1 sits on top where pins still touch.
+    for pin, _true, (x, y) in reversed(drawn):
         parts.append(
             f'<g class="pin"><circle cx="{x:.1f}" cy="{y:.1f}" r="{PIN_RADIUS}" fill="#1d4f91" stroke="#ffffff" stroke-width="2.5"/>'
-            f'<text x="{x:.1f}" y="{y + 5:.1f}" font-size="14" font-weight="bold" text-anchor="middle" '
+            f'<text x="{x:.1f}" y="{y + 6:.1f}" font-size="16" font-weight="bold" text-anchor="middle" '
             f'fill="#ffffff" font-family="sans-serif">{pin.number}</text></g>'
         )
     parts.append("</svg>")
