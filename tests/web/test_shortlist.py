@@ -271,3 +271,18 @@ def test_cards_show_what_a_gp_compares(web_client: Any) -> None:
     assert 'href="tel:+441134960001"' in alice
     for card in (alice, bob):
         assert "Setting and funding" in card and "New patients" in card and "How to be seen" in card
+
+
+def test_the_map_caption_says_which_results_have_no_pin() -> None:
+    from types import SimpleNamespace
+
+    from finder.search.query import Hit
+    from finder.web.pages import not_on_map
+
+    home_only = _web_record(950, locations=[], home_visits={"base_postcode": "LS6 2AB", "coverage_radius_km": 10,
+                                                             "lat": 53.82, "lon": -1.577})
+    online = _web_record(951, locations=[{"setting": "online"}])
+    clinic = _web_record(952, locations=[{"setting": "private_clinic", "postcode": "LS6 2AB", "lat": 53.82, "lon": -1.577}])
+    rows = [(n, Hit(id=n, score=0.0, distance_km=1.0, location_index=0 if r is clinic else None), SimpleNamespace(record=r))
+            for n, r in enumerate((home_only, online, clinic), 1)]
+    assert not_on_map(SimpleNamespace(rows=rows)) == {"home_visits": 1, "online": 1, "other": 0}  # type: ignore[arg-type]
