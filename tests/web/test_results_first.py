@@ -190,7 +190,7 @@ def test_shortlist_compare_and_csv(live_server: Any, browser: Any, javascript: b
         listed = tab.locator("ol.shortlist > li h2 a").all_inner_texts()
         assert listed == [names[0].split("\n")[0].split(" (result")[0], names[1].split("\n")[0].split(" (result")[0]]
         csv_href = tab.get_by_role("link", name="Download as a spreadsheet (CSV)").get_attribute("href")
-        tab.get_by_role("link", name="Compare side by side").click()
+        tab.get_by_role("link", name="Compare side by side").first.click()
         tab.wait_for_url("**/compare?**")
         assert tab.locator("table.compare-table thead th").count() == 2
         body = tab.request.get(live_server.url + csv_href).text()
