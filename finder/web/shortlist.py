@@ -129,7 +129,11 @@ def comparison_rows(listed: list[Listed]) -> list[tuple[str, list[Any]]]:
         return [fn(item.stored.record) for item in listed]
 
     def places(record: Any) -> list[str]:
-        lines = [f"{present.label('setting', loc.setting)}: {present.one_line_address(loc) or 'online'}" for loc in record.locations]
+        lines = [
+            f"{present.label('setting', loc.setting)}: {address}" if (address := present.one_line_address(loc))
+            else present.label("setting", loc.setting)
+            for loc in record.locations
+        ]
         if record.home_visits is not None:
             lines.append(present.home_visit_text(record))
         return lines
