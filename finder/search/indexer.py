@@ -59,7 +59,7 @@ from finder.vocab import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: NHS wait and first-appointment fee columns (sorting)
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -337,6 +337,9 @@ class ShardData:
         self.bits: dict[str, list[int]] = {name: [] for name in codes}
         self.flags: dict[str, list[bool]] = {name: [] for name in FLAGS}
         self.hv: list[tuple[float, float, float]] = []
+        # Sort keys for "shortest NHS wait" and "lowest fee" (NaN: not stated, sorted last).
+        self.nhs_wait: list[float] = []
+        self.fee: list[float] = []
         self.lengths: dict[str, list[int]] = {f: [] for f in ("name", "clinical", "body", "place")}
         self.names: list[str] = []
         self.loc_row: list[int] = []
@@ -372,6 +375,8 @@ class ShardData:
             self.hv.append((hv.lat, hv.lon, float(hv.coverage_radius_km)))
         else:
             self.hv.append((np.nan, np.nan, np.nan))
+        self.nhs_wait.append(np.nan if r.nhs_waiting_weeks is None else float(r.nhs_waiting_weeks))
+        self.fee.append(np.nan if r.fee_initial_gbp is None else float(r.fee_initial_gbp))
         for name, length in lengths.items():
             self.lengths[name].append(min(length, 65535))
         self.names.append(fold(r.name or ""))
@@ -394,6 +399,8 @@ class ShardData:
             out[f"flag_{name}"] = np.asarray(flags, dtype=bool)
         hv = np.asarray(self.hv, dtype=np.float64).reshape(-1, 3)
         out["hv_lat"], out["hv_lon"], out["hv_radius"] = hv[:, 0].copy(), hv[:, 1].copy(), hv[:, 2].copy()
+        out["nhs_wait"] = np.asarray(self.nhs_wait, dtype=np.float64)
+        out["fee"] = np.asarray(self.fee, dtype=np.float64)
         for name, lengths in self.lengths.items():
             out[f"len_{name}"] = np.asarray(lengths, dtype=np.uint16)
         out["loc_row"] = np.asarray(self.loc_row, dtype=np.int64)

@@ -29,7 +29,17 @@ FACETS: tuple[str, ...] = (
     "membership",
 )
 
-SORTS = ("auto", "distance", "relevance", "name")
+SORTS = ("auto", "distance", "relevance", "name", "nhs_wait", "fee")
+
+#: What each order means (one place: the search page's choices, the API guide and OpenAPI use it).
+SORT_HELP = {
+    "auto": "distance when a place is given, else relevance",
+    "distance": "nearest first",
+    "relevance": "best match first",
+    "name": "by name, A to Z",
+    "nhs_wait": "shortest NHS waiting time first (listings that state none come last)",
+    "fee": "lowest fee for a first appointment first (listings that state none come last)",
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,9 @@ class SearchResults:
     facets: dict[str, dict[str, int]]  # facet -> code -> count (own filter left out); booleans under "flags"
     suggestion: str | None = None  # spelling suggestion when the text found nothing
     needs_input: bool = False  # neither text nor location: "tell us where or what"
+    #: With a place: online services anywhere that pass every other filter. They are not
+    #: "within X km" of anything, so they are not in the results; pages offer them separately.
+    online_anywhere: int = 0
 
     @property
     def pages(self) -> int:
@@ -209,10 +222,14 @@ def _index_of_app() -> Any:
 #   ``suggestion`` (a corrected text that does find something), if any.
 # * Location: hits have a location within radius_km (distance_km = nearest
 #   one) or a home-visit area covering the point (visits_you; distance_km to
-#   their base when no location is in range). Online-only services have no
-#   place: with a location they appear only when the 'online' setting is
-#   chosen (distance_km None, after the placed ones), and the count next to
-#   'online' counts them wherever they are. A setting filter means "a location
+#   their base when no location is in range). Online services are not near
+#   anywhere: with a location a listing is in the results only through a place
+#   in range or a home visit; 'online' then means "in the area, and also
+#   offers online sessions", so its count never exceeds the total and ticking
+#   it never grows the list. ``online_anywhere`` counts online services
+#   anywhere that pass the other filters (the page links to them as a search
+#   without a place). Without text or a place, setting=online alone is a valid
+#   search (the whole online list, small). A setting filter means "a location
 #   of that kind in range"; distance_km is then to the nearest such location.
 # * Filters: OR within a facet, AND across facets. visits_home with a location
 #   means "visits you", without one "offers home visits". registered_only uses
@@ -231,10 +248,15 @@ def query(search: SearchQuery, *, index: Any = None) -> SearchResults:
     handle = index if index is not None else _index_of_app()
     with handle.snapshot() as snap:
         concepts = parse_text(search.text, snap.synonyms) if search.text.strip() else []
-        if not concepts and search.location is None:
+        if not concepts and search.location is None and not _online_only(search):
             # Neither what nor where: ask, rather than list the whole directory.
             return SearchResults(query=search, total=0, hits=[], facets=empty_facets(), needs_input=True)
         return _run(snap, search, concepts)
+
+
+def _online_only(search: SearchQuery) -> bool:
+    """setting=online and nothing else to narrow by place: the (short) list of online services."""
+    return search.filters.get("setting", ()) == ("online",)
 
 
 _BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)
@@ -289,28 +311,11 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             has = ~np.isnan(geo.preferred_distance)
             geo.distance[has] = geo.preferred_distance[has]
             geo.location_index[has] = geo.preferred_index[has]
-        # Online services have no place: candidates everywhere, shown only when
-        # 'online' is chosen, and always counted under the setting 'online'.
-        online = snap.online_rows[:0]
-        if online_chosen:
-            online = snap.online_rows
-            if len(online) and len(geo.rows):
-                pos = np.searchsorted(geo.rows, online)
-                np.minimum(pos, len(geo.rows) - 1, out=pos)
-                online = online[geo.rows[pos] != online]
-        extra = len(online)
-        rows = np.concatenate([geo.rows, online]) if extra else geo.rows
-        distance = np.concatenate([geo.distance, np.full(extra, np.inf)]) if extra else geo.distance
-        visits_you = np.concatenate([geo.visits_you, np.zeros(extra, dtype=bool)]) if extra else geo.visits_you
-        location_index = (
-            np.concatenate([geo.location_index, np.full(extra, -1, dtype=np.int64)]) if extra else geo.location_index
-        )
+        # Online services have no place: only those with a place in range (or
+        # visiting the point) are candidates; the rest are counted apart.
+        rows, distance, visits_you, location_index = geo.rows, geo.distance, geo.visits_you, geo.location_index
         placed = geo.in_range | geo.visits_you
-        if extra:
-            placed = np.concatenate([placed, np.zeros(extra, dtype=bool)])
         settings = geo.settings.astype(snap.bits["setting"].dtype)
-        if extra:
-            settings = np.concatenate([settings, np.zeros(extra, dtype=settings.dtype)])
         is_online = snap.flags["online"][rows]
         if online_bit:
             settings[is_online] |= settings.dtype.type(online_bit)
@@ -319,8 +324,15 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             rows, scores, keep = lookup(text_docs, rows, scores, text_scores)
             distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
             placed, settings, is_online = placed[keep], settings[keep], is_online[keep]
+    elif text_docs is None:
+        # No text and no place: the list of online services (see _online_only).
+        rows = snap.online_rows
+        scores = np.zeros(len(rows), dtype=np.float64)
+        distance = visits_you = location_index = placed = None
+        settings = None
+        is_online = snap.flags["online"][rows]
     else:
-        assert text_docs is not None and text_scores is not None
+        assert text_scores is not None
         rows, scores = text_docs, text_scores
         distance = visits_you = location_index = placed = None
         settings = None
@@ -347,8 +359,8 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             values = visits_you if flag == "visits_home" and visits_you is not None else snap.flags[flag][rows]
             filters["flag:" + flag] = values
     if placed is not None:
-        # In the area (a location in range, or they visit you) — or online, when online is asked for.
-        filters["area"] = (placed | is_online) if online_chosen else placed
+        # In the area: a location in range, or they visit you.
+        filters["area"] = placed
 
     def combined(leave_out: str | None) -> np.ndarray | None:
         mask = None
@@ -384,25 +396,12 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     for facet in FACETS:
         codes = snap.codes[facet]
         if facet == "setting" and placed is not None:
-            # Every other filter, in the area or online: online services count under 'online' anywhere.
-            mask = placed | is_online
+            # Every other filter, in the area.
+            mask = placed.copy()
             for name, values in filters.items():
                 if name not in ("setting", "area"):
                     mask &= values
             bits = _count_bits(matrix[mask])
-            if not online_chosen and online_bit and not search.visits_home:
-                # Online services count wherever they are; the number does not depend
-                # on the place, so it is cached per text and filters.
-                key = (
-                    tuple(c.key for c in concepts),
-                    tuple(sorted((f, v) for f, v in search.filters.items() if f != "setting")),
-                    search.registered_only,
-                    search.accepting,
-                    search.wheelchair,
-                )
-                bits[snap.facet_offset["setting"] + snap.bit_of["setting"]["online"]] = snap.remember(
-                    ("online", key), lambda: _online_anywhere(snap, search, text_docs)
-                )
         else:
             bits = counts_for(facet)
         offset = snap.facet_offset[facet]
@@ -426,10 +425,15 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     pid = snap.pid[rows[selected]]
     sel_scores = scores[selected]
     sel_distance = distance[selected] if distance is not None else np.zeros(len(selected))
+    keys: tuple[np.ndarray, ...]
     if sort == "distance":
         keys = (pid, -sel_scores, sel_distance)
     elif sort == "relevance":
         keys = (pid, sel_distance, -sel_scores)
+    elif sort in ("nhs_wait", "fee"):
+        column = snap.nhs_wait if sort == "nhs_wait" else snap.fee
+        value = column[rows[selected]]
+        keys = (pid, sel_distance, -sel_scores, np.where(np.isnan(value), np.inf, value))
     else:
         keys = (pid, sel_distance, snap.name_rank[rows[selected]])
     start = (search.page - 1) * search.per_page
@@ -457,7 +461,20 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     suggestion = None
     if concepts and text_docs is not None and not len(text_docs):
         suggestion = suggest(snap, search.text, concepts)
-    return SearchResults(query=search, total=total, hits=hits, facets=facets, suggestion=suggestion)
+    online_anywhere = 0
+    if location is not None and online_bit:
+        # Does not depend on the place, so it is cached per text and filters.
+        key = (
+            tuple(c.key for c in concepts),
+            tuple(sorted((f, v) for f, v in search.filters.items() if f != "setting")),
+            search.registered_only,
+            search.accepting,
+            search.wheelchair,
+        )
+        online_anywhere = snap.remember(("online", key), lambda: _online_anywhere(snap, search, text_docs))
+    return SearchResults(
+        query=search, total=total, hits=hits, facets=facets, suggestion=suggestion, online_anywhere=online_anywhere
+    )
 
 
 def _online_anywhere(snap: Any, search: SearchQuery, text_docs: np.ndarray | None) -> int:

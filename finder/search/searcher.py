@@ -206,6 +206,9 @@ class Snapshot:
         self.bits = {facet: a[f"bits_{facet}"] for facet in self.codes}
         self.flags = {key[5:]: value for key, value in a.items() if key.startswith("flag_")}
         self.name_rank = a["name_rank"]
+        # Sort keys (NaN: not stated); an index built before they existed sorts everyone alike.
+        self.nhs_wait = a.get("nhs_wait", np.full(self.rows, np.nan))
+        self.fee = a.get("fee", np.full(self.rows, np.nan))
         self.lengths = {field: a[f"len_{field}"].astype(np.float32) for field in FIELD_WEIGHTS}
         self.avg_length = {
             field: max(1.0, float(lengths[self.alive].mean()) if self.documents else 1.0)

@@ -24,7 +24,7 @@ def _has_sample_records(app: Flask) -> bool:
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and response headers."""
-    from finder.web import api, errors, headers, pages, present
+    from finder.web import api, errors, headers, pages, present, shortlist
 
     assets = Blueprint(
         "assets", __name__, static_folder=str(resource_dir("templates") / "static"), static_url_path="/static"
@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(assets)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(shortlist.bp)
     errors.init_app(app)
     headers.init_app(app)
 
@@ -49,6 +50,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(present.one_line_address, "one_line_address")
     app.add_template_filter(present.address_lines, "address_lines")
     app.add_template_filter(present.join_words, "join_words")
+    app.add_template_filter(present.phone_href, "tel")
 
     @app.context_processor
     def site_context() -> dict[str, Any]:

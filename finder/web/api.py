@@ -73,6 +73,7 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
         "per_page": query.per_page,
         "pages": results.pages,
         "suggestion": results.suggestion,
+        "online_anywhere": results.online_anywhere,
         "facets": {facet: dict(counts) for facet, counts in results.facets.items()},
         "results": [
             present.result_json(number, hit, stored, practitioner_links(stored.id), check_url)

@@ -222,6 +222,13 @@ def schemas() -> dict[str, Any]:
             "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
             "pages": {"type": "integer", "minimum": 1},
             "suggestion": {**TEXT_OR_NULL, "description": "A spelling suggestion when the text found nothing."},
+            "online_anywhere": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "With a place: online (video) services anywhere that pass the other filters. They are "
+                "not within any distance, so they are not in `results`; search with `setting=online` and no place "
+                "to list them.",
+            },
             "facets": {
                 "type": "object",
                 "description": "Facet -> value code -> number of results with it (the facet's own filter left out, "
@@ -390,7 +397,9 @@ def openapi_document(server_url: str = "/api/v1") -> dict[str, Any]:
                     "operationId": "search",
                     "summary": "Search practitioners",
                     "description": "Give `q` (what), `near` or `lat`+`lon` (where), or both. Results are sorted by "
-                    "distance when a place is given, by relevance otherwise.",
+                    "distance when a place is given, by relevance otherwise; `sort` also offers `nhs_wait` "
+                    "(shortest NHS wait) and `fee` (lowest first-appointment fee). `setting=online` alone (no text, "
+                    "no place) lists the online services.",
                     "parameters": search_parameters,
                     "responses": {
                         "200": {

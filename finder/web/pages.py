@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from finder.db import store_from
 from finder.errors import AmbiguousPlace, FinderError, InvalidParameters, LocationError
 from finder.models import StoredPractitioner
-from finder.search.query import FACETS
+from finder.search.query import FACETS, SORT_HELP
 from finder.vocab import VOCABULARIES
 from finder.web import present
 from finder.web.params import (
@@ -60,6 +60,8 @@ SORT_LABELS = {
     "auto": "Best order",
     "distance": "Nearest first",
     "relevance": "Best match first",
+    "nhs_wait": "Shortest NHS wait",
+    "fee": "Lowest fee",
     "name": "Name (A to Z)",
 }
 
@@ -104,7 +106,7 @@ class FormState:
         return code in self.filters.get(facet, [])
 
     def radius_options(self, default: int) -> list[tuple[str, str]]:
-        options = [(str(km), f"{km} km ({km / present.KM_PER_MILE:.0f} miles)") for km in RADIUS_CHOICES_KM]
+        options = [(str(km), present.miles_text(km)) for km in RADIUS_CHOICES_KM]
         current = self.radius_km or str(default)
         if current not in [value for value, _ in options]:
             # Keep what the person asked for, even an odd or invalid value, so the form shows it.
@@ -178,6 +180,18 @@ class ResultView:
     next_step: str
     accepting: str
     url: str
+    # What a GP compares (finder.web.present), and the shortlist.
+    wait: str = ""
+    fee: str = ""
+    setting_funding: str = ""
+    conditions_matched: list[str] = field(default_factory=list)
+    conditions_other: list[str] = field(default_factory=list)
+    conditions_more: int = 0
+    phone: str = ""
+    phone_href: str = ""
+    shortlist_url: str = ""
+    on_shortlist: bool = False
+    is_online_only: bool = False
 
 
 def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
@@ -203,7 +217,27 @@ def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
                 url=url_for("pages.practitioner", practitioner_id=stored.id, back=back),
             )
         )
+        _add_comparison(views[-1], outcome, back)
     return views
+
+
+def _add_comparison(view: ResultView, outcome: SearchOutcome, back: str) -> None:
+    """The fields a GP compares across cards, and the shortlist link (works without JavaScript)."""
+    from finder.web.shortlist import add_url, current_shortlist
+
+    record = view.stored.record
+    view.wait = present.wait_text(record)
+    view.fee = present.fee_text(record)
+    view.setting_funding = present.setting_funding_text(record)
+    view.conditions_matched, view.conditions_other, view.conditions_more = present.matched_conditions(
+        record, outcome.query.filters.get("condition", ()), outcome.query.text
+    )
+    view.phone = record.phone or ""
+    view.phone_href = present.phone_href(record.phone)
+    shortlist = current_shortlist()
+    view.on_shortlist = view.stored.id in shortlist
+    view.shortlist_url = add_url(shortlist, view.stored.id, back)
+    view.is_online_only = bool(record.locations) and all(loc.setting == "online" for loc in record.locations)
 
 
 def map_pins(outcome: SearchOutcome) -> list[Pin]:
@@ -229,8 +263,13 @@ def page_links(outcome: SearchOutcome) -> list[tuple[int | None, str | None]]:
     return links
 
 
-def search_url(req: SearchRequest, **overrides: str) -> str:
-    query = urlencode(list(req.as_args(**overrides).items(multi=True)))
+def search_url(req: SearchRequest, **overrides: Any) -> str:
+    from finder.web.shortlist import shortlist_arg
+
+    pairs = list(req.as_args(**overrides).items(multi=True))
+    if shortlist_arg():
+        pairs.append(("shortlist", shortlist_arg()))  # the shortlist travels with the search (no cookies)
+    query = urlencode(pairs)
     return url_for("pages.search") + (f"?{query}" if query else "")
 
 
@@ -292,7 +331,9 @@ def _render_search(template_args: dict[str, Any], status: int) -> tuple[str, int
         field_id, field_name = FIELD_OF.get(name, ("field-q", name.replace("_", " ").capitalize()))
         error_list.append({"id": field_id, "name": field_name, "reason": reason})
         error_by.setdefault(field_id, reason)
-    template_args.update(error_list=error_list, error_by=error_by)
+    template_args.update(
+        error_list=error_list, error_by=error_by, filters_have_error=any(i.startswith("filter-") for i in error_by)
+    )
     return render_template("search.html", **template_args), status
 
 
@@ -335,8 +376,7 @@ def _search_page(*, is_home: bool) -> Any:
         outcome = run_search(current_app, req)
     except MissingSearch:
         args["message"] = (
-            "Tell us where or what: type a postcode or town, or a condition, treatment or name "
-            "(or both), then press Search."
+            "Type a postcode or town, or a condition, treatment or name (or both), then press Search."
         )
         args["errors"] = [("near", "Type a postcode or town, or something to look for below.")]
         return _render_search(args, 400)
@@ -387,6 +427,11 @@ def _search_page(*, is_home: bool) -> Any:
         else None,
         suggestion_url=search_url(req, q=outcome.results.suggestion, page="") if outcome.results.suggestion else None,
         api_url=url_for("api.search") + "?" + urlencode(list(req.as_args().items(multi=True))),
+        sort_help=SORT_HELP,
+        applied=applied_filters(outcome, form),
+        online_url=online_search_url(outcome),
+        exports=export_urls(req),
+        not_on_map=not_on_map(outcome),
     )
     pins = map_pins(outcome)
     if outcome.location is not None and outcome.rows:
@@ -394,6 +439,62 @@ def _search_page(*, is_home: bool) -> Any:
         args["pins"] = pins
         args["tiles"] = current_app.config.get("MAP_TILES_URL")
     return _render_search(args, status)
+
+
+@dataclass
+class AppliedFilter:
+    label: str
+    remove_url: str
+
+
+def applied_filters(outcome: SearchOutcome, form: FormState) -> list[AppliedFilter]:
+    """Each chosen filter with a link that searches again without it (the compact summary's chips)."""
+    req = outcome.request
+    chosen = []
+    for flag in req.flags_set():
+        chosen.append(AppliedFilter(FLAG_LABELS[flag], search_url(req, page="", **{flag: ""})))
+    for facet, _question in FILTER_FACETS:
+        values = req.filters.get(facet, ())
+        for code in values:
+            if code not in VOCABULARIES[facet]:
+                continue
+            rest = [v for v in values if v != code]
+            overrides: dict[str, Any] = {facet: rest, "page": ""}
+            chosen.append(AppliedFilter(present.label(facet, code), search_url(req, **overrides)))
+    return chosen
+
+
+def online_search_url(outcome: SearchOutcome) -> str | None:
+    """With a place: the same search for online services anywhere (they are not "within X km")."""
+    if outcome.location is None or not outcome.results.online_anywhere:
+        return None
+    cleared = {name: "" for name in ("near", "lat", "lon", "label", "radius_km", "visits_home", "page")}
+    return search_url(outcome.request, setting=["online"], sort="", **cleared)
+
+
+def export_urls(req: SearchRequest) -> dict[str, str]:
+    query = urlencode(list(req.as_args(page="", per_page="").items(multi=True)))
+    return {
+        "csv": url_for("shortlist.search_csv") + "?" + query,
+        "txt": url_for("shortlist.search_text") + "?" + query,
+    }
+
+
+def not_on_map(outcome: SearchOutcome) -> dict[str, int]:
+    """Results on this page the picture cannot pin: home visits only (no clinic), online only, no map point."""
+    counts = {"home_visits": 0, "online": 0, "other": 0}
+    for _number, hit, stored in outcome.rows:
+        nearest = present.nearest_location(stored.record, hit)
+        if nearest is not None and nearest.lat is not None and nearest.lon is not None:
+            continue
+        record = stored.record
+        if record.home_visits is not None and not any(loc.lat is not None for loc in record.locations):
+            counts["home_visits"] += 1
+        elif record.locations and all(loc.setting == "online" for loc in record.locations):
+            counts["online"] += 1
+        else:
+            counts["other"] += 1
+    return counts
 
 
 def _gp_surgeries(stored: StoredPractitioner) -> dict[str, Any]:
@@ -426,9 +527,20 @@ def _practitioner_context(stored: StoredPractitioner) -> dict[str, Any]:
 def practitioner(practitioner_id: int) -> str:
     """Everything a patient needs about one practitioner."""
     stored = load_practitioner(current_app, practitioner_id)
+    back = _safe_back(request.args.get("back"))
     return render_template(
-        "practitioner.html", back=_safe_back(request.args.get("back")), **_practitioner_context(stored)
+        "practitioner.html", back=back, shortlist_url=_shortlist_url(stored.id, back), **_practitioner_context(stored)
     )
+
+
+def _shortlist_url(practitioner_id: int, back: str | None) -> str:
+    """Add to the shortlist the search page was carrying (it travels in the back link)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from finder.web.shortlist import add_url, parse_ids
+
+    carried = parse_qs(urlsplit(back).query).get("shortlist", [""])[0] if back else ""
+    return add_url(parse_ids(carried)[0], practitioner_id, back)
 
 
 @bp.get("/practitioners/<int:practitioner_id>/referral")

@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from finder.errors import FinderError, InvalidParameters, InvalidValue
 from finder.geo import Location
-from finder.search.query import FACETS, SearchQuery
+from finder.search.query import FACETS, SORT_HELP, SearchQuery
 from finder.vocab import FALSE_WORDS, TRUE_WORDS
 
 #: Boolean switches, in the order the form shows them.
@@ -52,7 +52,7 @@ PARAMETERS: dict[str, str] = {
     "registered_only": "Only practitioners whose HCPC registration was checked and allows them to practise.",
     "accepting": "Only practitioners accepting new patients.",
     "wheelchair": "Only practitioners with at least one wheelchair-accessible location.",
-    "sort": "Order: `auto` (distance when a place is given, else relevance), `distance`, `relevance` or `name`.",
+    "sort": "Order: " + ", ".join(f"`{code}` ({meaning})" for code, meaning in SORT_HELP.items()) + ".",
     "page": "Page number, starting at 1.",
     "per_page": "Results per page (default 20, at most 100).",
 }
@@ -264,7 +264,8 @@ class MissingSearch(InvalidParameters):
 
 def require_what_or_where(request: SearchRequest) -> None:
     """The one rule for an empty search: a place or some text is needed."""
-    if not (request.text or request.near or request.has_point):
+    online_only = request.filters.get("setting") == ("online",)  # the list of online services needs no place
+    if not (request.text or request.near or request.has_point or online_only):
         raise MissingSearch(
             [("q", "tell us where (near: a postcode or town, or lat and lon) or what (q: a condition, treatment or name)")]
         )

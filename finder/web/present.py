@@ -399,3 +399,68 @@ def result_json(
         "url": urls["self"],
         "html_url": urls["html"],
     }
+
+
+# ---- comparing listings (cards, shortlist, comparison, CSV) --------------------
+
+
+def miles_text(km: float) -> str:
+    """``2 km (1 mile)``, ``25 km (16 miles)``: whole miles, singular when it rounds to one."""
+    miles = round(km / KM_PER_MILE)
+    return f"{km:g} km ({miles} {'mile' if miles == 1 else 'miles'})"
+
+
+def phone_href(number: str | None) -> str:
+    """A ``tel:`` link for a UK phone number as written (``0113 496 0000`` -> ``tel:+441134960000``)."""
+    if not number:
+        return ""
+    digits = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    if digits.startswith("+440"):
+        digits = "+44" + digits[4:]  # "+44 (0)20 ...": the (0) is not dialled from abroad
+    if digits.startswith("+"):
+        return "tel:" + digits
+    if digits.startswith("0") and len(digits) >= 10:
+        return "tel:+44" + digits[1:]
+    return "tel:" + digits if digits else ""
+
+
+def wait_text(record: Record) -> str:
+    """The NHS wait for a card: "about 8 weeks", "no wait at the moment", or "Not stated" when NHS-funded."""
+    if record.nhs_waiting_weeks is not None:
+        return waiting_text(record)[0].upper() + waiting_text(record)[1:]
+    return "Not stated" if "nhs" in record.funding else ""
+
+
+def fee_text(record: Record) -> str:
+    """The private fee for a card, on one line: "£60 first, £45 follow-up"."""
+    parts = []
+    if record.fee_initial_gbp is not None:
+        parts.append(f"{money(record.fee_initial_gbp)} first appointment")
+    if record.fee_follow_up_gbp is not None:
+        parts.append(f"{money(record.fee_follow_up_gbp)} follow-up")
+    if parts:
+        return ", ".join(parts)
+    if "private" in record.funding:
+        return "Not stated: ask them"
+    if record.funding and set(record.funding) <= {"nhs", "charity"}:
+        return "Free to you" if "charity" not in record.funding else "Free or low cost"
+    return ""
+
+
+def matched_conditions(record: Record, chosen: tuple[str, ...], text: str, limit: int = 5) -> tuple[list[str], list[str], int]:
+    """Conditions treated, those the search asked for first: (matched labels, other labels, how many more)."""
+    words = {w for w in text.lower().replace(",", " ").split() if len(w) > 2}
+    matched: list[str] = []
+    others: list[str] = []
+    for code in record.conditions:
+        name = label("condition", code)
+        hit = code in chosen or (words and any(w in name.lower() or w in code for w in words))
+        (matched if hit else others).append(name)
+    room = max(0, limit - len(matched))
+    return matched, others[:room], max(0, len(others) - room)
+
+
+def setting_funding_text(record: Record) -> str:
+    settings = labels("setting", record.settings)
+    funding = labels("funding", record.funding)
+    return " · ".join(part for part in (", ".join(settings), ", ".join(funding)) if part)

@@ -106,7 +106,7 @@ class RateLimits:
         )
 
     def install(self, app: Flask) -> None:
-        from finder.web import api, health, pages
+        from finder.web import api, health, pages, shortlist
 
         # Registered before the Limiter's own hook, so it runs after it (Flask runs
         # after-request hooks in reverse): turns the reset time into seconds.
@@ -117,6 +117,8 @@ class RateLimits:
             self.limiter.shared_limit(self.api_limit, scope="api", error_message=_api_message)(api.bp)
         if self.page_limit:
             self.limiter.shared_limit(self.page_limit, scope="pages", error_message=_page_message)(pages.bp)
+            # Shortlist, comparison and exports count with the pages (one budget per address).
+            self.limiter.shared_limit(self.page_limit, scope="pages", error_message=_page_message)(shortlist.bp)
         self.limiter.exempt(health.bp)
         self._check_storage()
 

@@ -68,7 +68,7 @@ def map_extent(pins: list[Pin], center: Location, radius_km: float) -> float:
     return max(1.0, min(extent, radius_km))
 
 
-PIN_RADIUS = 13
+PIN_RADIUS = 15
 
 
 def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], box: tuple[float, float, float, float]) -> list[tuple[float, float]]:
@@ -76,7 +76,7 @@ def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], 
     placed = [list(p) for p in points]
     gap = 2 * PIN_RADIUS + 3
     left, top, right, bottom = box
-    for _ in range(80):
+    for _ in range(300):
         moved = False
         for i, a in enumerate(placed):
             # Away from the search point marker.
@@ -112,8 +112,8 @@ def results_map(
     radius_km: float,
     pins: list[Pin],
     *,
-    width: int = 640,
-    height: int = 440,
+    width: int = 420,
+    height: int = 380,
     title_id: str = "map-title",
     desc_id: str = "map-desc",
 ) -> Markup:
@@ -166,13 +166,13 @@ def results_map(
         # Labels sit on the south-east of each ring, where the north arrow and most text are not.
         lx, ly = cx + r * 0.7071 + 4, cy + r * 0.7071 + 14
         parts.append(
-            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="15" fill="#0b0c0c" stroke="#f4f8fb" stroke-width="4" '
+            f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="17" fill="#0b0c0c" stroke="#f4f8fb" stroke-width="4" '
             f'paint-order="stroke" font-family="sans-serif">{escape(_fmt_km(ring))}</text>'
         )
     # North arrow.
     parts.append(
         f'<g aria-hidden="true"><path d="M {width - 30} 46 L {width - 22} 24 L {width - 14} 46 Z" fill="#0b0c0c"/>'
-        f'<text x="{width - 22}" y="64" font-size="15" text-anchor="middle" fill="#0b0c0c" '
+        f'<text x="{width - 22}" y="64" font-size="17" text-anchor="middle" fill="#0b0c0c" '
         'font-family="sans-serif">N</text></g>'
     )
     # Search point: a bold target.
@@ -182,26 +182,29 @@ def results_map(
     )
     # Where the search point is: a key in the corner, so pins never hide it.
     key_text = f"Search point: {center.label}"
-    key_width = min(width - 20, 40 + 8.6 * len(key_text))
+    key_width = min(width - 20, 40 + 9.6 * len(key_text))
     parts.append(
         f'<g><rect x="10" y="{height - 44}" width="{key_width:.0f}" height="34" rx="4" fill="#ffffff" stroke="#505a5f" stroke-width="1.5"/>'
         f'<circle cx="27" cy="{height - 27}" r="7" fill="#ffffff" stroke="#0b0c0c" stroke-width="3"/>'
         f'<circle cx="27" cy="{height - 27}" r="2.5" fill="#0b0c0c"/>'
-        f'<text x="42" y="{height - 21}" font-size="15" fill="#0b0c0c" font-family="sans-serif">{escape(key_text)}</text></g>'
+        f'<text x="42" y="{height - 21}" font-size="17" fill="#0b0c0c" font-family="sans-serif">{escape(key_text)}</text></g>'
     )
     true_points = [project(pin.lat, pin.lon) for pin in shown]
     box = (margin / 2 + PIN_RADIUS, margin / 2 + PIN_RADIUS, width - margin / 2 - PIN_RADIUS, height - 50 - PIN_RADIUS)
     placed = spread_pins(true_points, (cx, cy), box)
-    # Pins last-to-first so that pin 1 sits on top where pins still touch.
-    for pin, (tx, ty), (x, y) in reversed(list(zip(shown, true_points, placed, strict=True))):
+    drawn = list(zip(shown, true_points, placed, strict=True))
+    # Leader lines first, so that no line crosses a number.
+    for _pin, (tx, ty), (x, y) in drawn:
         if math.hypot(x - tx, y - ty) > 3:
             parts.append(
                 f'<line x1="{tx:.1f}" y1="{ty:.1f}" x2="{x:.1f}" y2="{y:.1f}" stroke="#1d4f91" stroke-width="2"/>'
                 f'<circle cx="{tx:.1f}" cy="{ty:.1f}" r="3.5" fill="#1d4f91"/>'
             )
+    # Pins last-to-first so that pin 1 sits on top where pins still touch.
+    for pin, _true, (x, y) in reversed(drawn):
         parts.append(
             f'<g class="pin"><circle cx="{x:.1f}" cy="{y:.1f}" r="{PIN_RADIUS}" fill="#1d4f91" stroke="#ffffff" stroke-width="2.5"/>'
-            f'<text x="{x:.1f}" y="{y + 5:.1f}" font-size="14" font-weight="bold" text-anchor="middle" '
+            f'<text x="{x:.1f}" y="{y + 6:.1f}" font-size="16" font-weight="bold" text-anchor="middle" '
             f'fill="#ffffff" font-family="sans-serif">{pin.number}</text></g>'
         )
     parts.append("</svg>")

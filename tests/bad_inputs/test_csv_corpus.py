@@ -132,7 +132,7 @@ def test_partial_mode_with_bad_rows_keeps_existing_data(sqlite_store: Store) -> 
     assert _snapshot(sqlite_store)[0] == before[0]
 
 
-@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "＝1"])
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "＝1", "  =1+1", " @SUM(A1)", "\u00a0-1"])
 def test_csv_exports_neutralise_formulas(cell: str) -> None:
     safe = csv_safe(cell)
     assert safe.startswith("'")

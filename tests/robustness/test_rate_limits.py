@@ -70,6 +70,9 @@ def test_page_limit_is_friendly(app_config: dict[str, Any]) -> None:
     assert int(page.headers["Retry-After"]) >= 1
     # No API limit configured: the API is not limited.
     assert {client.get(API).status_code for _ in range(5)} == {200}
+    # The shortlist and the exports share the pages' budget.
+    assert client.get("/shortlist?ids=1").status_code == 429
+    assert client.get("/search.csv?near=LS6").status_code == 429
 
 
 def test_forwarded_for_counts_only_behind_a_configured_proxy(app_config: dict[str, Any]) -> None:

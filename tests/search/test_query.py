@@ -22,7 +22,7 @@ from tests.plugins.search import listing, load, north_of_origin, origin
         ({"per_page": 101}, "per_page", "100"),
         ({"page": 0}, "page", "from 1"),
         ({"page": 100_000}, "page", "at most page 500"),
-        ({"sort": "cheapest"}, "sort", "auto, distance, relevance, name"),
+        ({"sort": "cheapest"}, "sort", "auto, distance, relevance, name, nhs_wait, fee"),
         ({"filters": {"colour": ("red",)}}, "colour", "specialism"),
         ({"filters": {"specialism": ("neurology",)}}, "specialism", "neurological"),
         ({"filters": {"setting": ("moon_base",)}}, "setting", "private_clinic"),
@@ -119,15 +119,48 @@ def test_setting_filter_applies_to_the_locations_in_range(seeded_index):
     assert wider.facets["setting"]["hospital"] == 1  # counted with the setting filter left out
 
 
-def test_online_services_appear_only_when_online_is_chosen(seeded_index):
+def test_online_services_are_not_within_any_distance(seeded_index):
+    """Online services have no place: a search near a point never lists them as "within X km";
+    their number anywhere is reported apart, and setting=online alone lists them all."""
     plain = seeded_index.search(text="ms", location=origin(), radius_km=25, per_page=100)
     assert "online" not in seeded_index.keys(plain)
-    assert plain.facets["setting"]["online"] == 1  # offered as a choice
+    assert plain.facets["setting"]["online"] <= plain.total
+    assert plain.online_anywhere == 1  # Olive Online, offered as a search without a place
     online = seeded_index.search(text="ms", location=origin(), radius_km=25, filters={"setting": ("online",)})
-    assert seeded_index.keys(online) == ["online"]
-    assert online.hits[0].distance_km is None
-    # without a location, online services are ordinary results
+    assert "online" not in seeded_index.keys(online)  # ticking 'online' never grows the list
+    assert online.total <= plain.total
+    # without a location, online services are ordinary results; setting=online alone is a search
     assert "online" in seeded_index.keys(seeded_index.search(text="fatigue"))
+    everywhere = seeded_index.search(filters={"setting": ("online",)})
+    assert not everywhere.needs_input and seeded_index.keys(everywhere) == ["online"]
+
+
+def test_facet_counts_never_exceed_the_total_with_a_place(seeded_index):
+    results = seeded_index.search(location=origin(), radius_km=25, per_page=100)
+    for facet in ("setting", "funding", "specialism"):
+        for code, count in results.facets[facet].items():
+            assert count <= results.total, (facet, code)
+
+
+def test_sort_by_shortest_nhs_wait_and_lowest_fee(sqlite_store, tmp_path):
+    from tests.plugins.search import make_seeded
+
+    listings = [
+        ("slow", listing("slow", km=1.0, nhs_waiting_weeks=18, fee_initial_gbp=40, funding=["nhs"])),
+        ("quick", listing("quick", km=9.0, nhs_waiting_weeks=2, fee_initial_gbp=95, funding=["nhs"])),
+        ("unstated", listing("unstated", km=2.0)),
+        ("middle", listing("middle", km=5.0, nhs_waiting_weeks=6, fee_initial_gbp=60)),
+    ]
+    seeded = make_seeded(sqlite_store, tmp_path / "index", listings)
+    try:
+        by_wait = seeded.search(location=origin(), radius_km=25, sort="nhs_wait")
+        assert seeded.keys(by_wait) == ["quick", "middle", "slow", "unstated"]  # not stated: last
+        by_fee = seeded.search(location=origin(), radius_km=25, sort="fee")
+        assert seeded.keys(by_fee) == ["slow", "middle", "quick", "unstated"]
+        nearest = seeded.search(location=origin(), radius_km=25, sort="distance")
+        assert seeded.keys(nearest) == ["slow", "unstated", "middle", "quick"]
+    finally:
+        seeded.index.close()
 
 
 def test_withdrawn_practitioners_are_never_returned(seeded_index):

@@ -109,14 +109,14 @@ def test_ambiguous_place_asks_which(web_client: Any) -> None:
     chosen = web_client.get(cornwall)
     assert chosen.status_code == 200
     body = chosen.get_data(as_text=True)
-    assert "Physiotherapists near St Ives, Cornwall" in text_of(chosen)
+    assert "within 25 km of St Ives, Cornwall" in text_of(chosen)
     assert f'value="{query["label"][0]}"' in body  # the place box shows the chosen name
     assert 'type="hidden" name="lat"' in body
 
 
 def test_a_new_place_typed_over_a_chosen_one_wins(web_client: Any) -> None:
     response = web_client.get("/search?near=LS6&lat=50.21&lon=-5.48&label=St+Ives,+Cornwall")
-    assert "Physiotherapists near LS6" in text_of(response)
+    assert "within 25 km of LS6 " in text_of(response)
 
 
 def test_empty_search_asks_where_or_what(web_client: Any) -> None:

@@ -44,3 +44,30 @@ def test_rings_are_round_numbers_inside_the_picture() -> None:
 def test_compass() -> None:
     assert compass_direction(CENTRE, 53.9, -1.5762) == "north"
     assert compass_direction(CENTRE, 53.7, -1.70) == "south-west"
+
+
+def test_twenty_pins_in_one_street_do_not_overlap_and_no_line_crosses_a_number() -> None:
+    import math
+
+    pins = [Pin(n, 53.8200 + (n % 3) * 0.0002, -1.5770 + (n % 4) * 0.0002, f"Clinic {n}", 0.1) for n in range(1, 21)]
+    root = ET.fromstring(str(results_map(CENTRE, 25, pins)))
+    circles = [(float(c.get("cx")), float(c.get("cy")), float(c.get("r"))) for g in root.iter(f"{NS}g")
+               if g.get("class") == "pin" for c in g.iter(f"{NS}circle")]
+    assert len(circles) == 20
+    for i, (x1, y1, r) in enumerate(circles):
+        for x2, y2, _ in circles[i + 1:]:
+            assert math.hypot(x2 - x1, y2 - y1) >= 2 * r - 0.5, "two numbered pins overlap"
+    # Lines and dots come before every pin in the drawing order (pins are painted over them).
+    order = [child.tag for child in root]
+    last_line = max((i for i, tag in enumerate(order) if tag == f"{NS}line"), default=-1)
+    first_pin = min(i for i, child in enumerate(root) if child.get("class") == "pin")
+    assert last_line < first_pin
+
+
+def test_map_text_is_readable_on_a_phone() -> None:
+    # The picture is drawn 420 units wide; on a 390 px phone it shows about 350 px wide.
+    root = ET.fromstring(str(results_map(CENTRE, 5, [Pin(1, 53.83, -1.5762, "North", 1.2)])))
+    width = float(root.get("viewBox").split()[2])
+    scale = 350 / width
+    sizes = [float(t.get("font-size")) * scale for t in root.iter(f"{NS}text")]
+    assert min(sizes) >= 13, f"smallest map text is {min(sizes):.1f} px on a phone"
