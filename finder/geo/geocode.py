@@ -71,6 +71,9 @@ MAX_LOCATION_LENGTH = 120
 #: Buckinghamshire hamlet); closer than that, we ask (St Ives: 16,800 vs 5,400).
 DOMINANT_RATIO = 20
 
+#: How alike (difflib ratio) a known name must be to the typed one to be offered as "did you mean".
+DID_YOU_MEAN_CUTOFF = 0.85
+
 #: Most candidates offered for an ambiguous name.
 MAX_CANDIDATES = 10
 
@@ -420,7 +423,32 @@ class Geocoder:
             found = self._resolve_postcode_query(PostcodeQuery("postcode", inside))
             if found is not None:
                 return found
+        found = self._town_and_district(query)
+        if found is not None:
+            return found
         return self._resolve_place(query, looked_like_postcode=postcode_query is not None)
+
+    def _town_and_district(self, query: str) -> Location | None:
+        """"Leeds LS6", "LS6 Leeds", "Headingley, LS6 2": the postcode part is the more precise."""
+        words = [w for w in re.split(r"[\s,]+", query.strip()) if w]
+        if len(words) < 2:
+            return None
+        for postcode_words, name_words in ((words[-2:], words[:-2]), (words[-1:], words[:-1]), (words[:2], words[2:]), (words[:1], words[1:])):
+            if not name_words or not all(any(ch.isalpha() for ch in w) for w in name_words):
+                continue
+            try:
+                parsed = parse_postcode_query(" ".join(postcode_words))
+            except InvalidPostcode:
+                continue
+            if parsed is None or parsed.kind not in ("outcode", "sector"):
+                continue
+            try:
+                found = self._resolve_postcode_query(parsed)
+            except LocationError:
+                continue
+            if found is not None:
+                return found
+        return None
 
     def _explain_bad_postcode(self, query: str, error: InvalidPostcode) -> InvalidPostcode:
         """'ZZ1 1ZZ' fails the format check; say that ZZ is no postcode area at all."""
@@ -531,8 +559,10 @@ class Geocoder:
     # ---- places -----------------------------------------------------------------
 
     def _resolve_place(self, query: str, *, looked_like_postcode: bool) -> Location:
+        from finder.geo.localities import find_localities, merge_places
+
         gazetteer = self.gazetteer()
-        places = gazetteer.find_places(query)
+        places = merge_places(gazetteer.find_places(query), find_localities(query))
         if not places:
             stripped = _strip_country(query)
             if stripped is not None:
@@ -585,16 +615,22 @@ class Geocoder:
         gazetteer = self.gazetteer()
         with self._lock:
             if self._keys is None:
+                from finder.geo.localities import locality_keys
+
                 by_letter: dict[str, list[str]] = {}
-                for known in gazetteer.place_keys():
+                for known in [*gazetteer.place_keys(), *locality_keys()]:
                     by_letter.setdefault(known[:1], []).append(known)
                 self._keys = by_letter
             # Same first letter only: people rarely mistype it, and it makes
             # this (an error path anyone can trigger) twenty times cheaper.
             keys = self._keys.get(key[:1], [])
         names: list[str] = []
-        for match in difflib.get_close_matches(key, keys, n=limit * 2, cutoff=0.8):
-            for place in gazetteer.find_places(match)[:1]:
+        from finder.geo.localities import find_localities, merge_places
+
+        # Near in spelling only: 0.85 keeps "Harogate" -> Harrogate but not
+        # "Headingley" -> Headley or "Kirkstall" -> Kirkwall, hundreds of miles away.
+        for match in difflib.get_close_matches(key, keys, n=limit * 2, cutoff=DID_YOU_MEAN_CUTOFF):
+            for place in merge_places(gazetteer.find_places(match), find_localities(match))[:1]:
                 if place.name not in names:
                     names.append(place.name)
         names = names[:limit]

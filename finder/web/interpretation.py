@@ -105,11 +105,11 @@ def match_reasons(record: Record, outcome: SearchOutcome) -> list[str]:
                         if label not in broad:
                             broad.append(label)
     if treats:
-        reasons.append("Treats: " + ", ".join(t.lower() if i else t for i, t in enumerate(treats)).lower().capitalize())
+        reasons.append("Treats: " + ", ".join(treats))
     if offers:
-        reasons.append("Offers: " + ", ".join(offers).lower().capitalize())
+        reasons.append("Offers: " + ", ".join(offers))
     if broad:
-        reasons.append("Specialism: " + ", ".join(broad).lower().capitalize())
+        reasons.append("Specialism: " + ", ".join(broad))
     for facet, codes in outcome.query.filters.items():
         have = [c for c in codes if c in _codes(record, facet)]
         if have and facet not in ("condition", "treatment", "specialism"):

@@ -240,8 +240,8 @@ def summary_text(outcome: SearchOutcome) -> str:
     parts = [f"{total:,} {noun}"]
     if outcome.location is not None:
         parts.append(f"within {outcome.query.radius_km:g} km of {outcome.location.label}")
-    if outcome.query.text:
-        parts.append(f"matching “{outcome.query.text}”")
+    if outcome.request.text:
+        parts.append(f"matching “{outcome.request.text}”")
     return " ".join(parts)
 
 
@@ -388,12 +388,29 @@ def _search_page(*, is_home: bool) -> Any:
         suggestion_url=search_url(req, q=outcome.results.suggestion, page="") if outcome.results.suggestion else None,
         api_url=url_for("api.search") + "?" + urlencode(list(req.as_args().items(multi=True))),
     )
+    args.update(interpretation_args(outcome))
     pins = map_pins(outcome)
     if outcome.location is not None and outcome.rows:
         args["svg"] = results_map(outcome.location, outcome.query.radius_km, pins)
         args["pins"] = pins
         args["tiles"] = current_app.config.get("MAP_TILES_URL")
     return _render_search(args, status)
+
+
+def interpretation_args(outcome: SearchOutcome) -> dict[str, Any]:
+    """What the words were read as, why each result matched, and next steps (finder.web.interpretation)."""
+    from finder.web import interpretation
+
+    return {
+        "applied_filters": [
+            {"words": f.words, "label": f.label, "remove_url": search_url(outcome.request, **f.remove_args)}
+            for f in interpretation.applied_filters(outcome)
+        ],
+        "understood_concepts": interpretation.concept_labels(outcome),
+        "dropped_words": outcome.dropped_words,
+        "match_reasons": {n: interpretation.match_reasons(s.record, outcome) for n, _, s in outcome.rows},
+        "search_url": search_url,
+    }
 
 
 def _gp_surgeries(stored: StoredPractitioner) -> dict[str, Any]:
