@@ -71,6 +71,9 @@ MAX_LOCATION_LENGTH = 120
 #: Buckinghamshire hamlet); closer than that, we ask (St Ives: 16,800 vs 5,400).
 DOMINANT_RATIO = 20
 
+#: What people type for "where I am": only the browser can tell (the page's "Use my location").
+NEAR_ME = frozenset({"me", "near me", "here", "nearby", "near here", "my location", "current location", "where i am", "around me", "close to me"})
+
 #: How alike (difflib ratio) a known name must be to the typed one to be offered as "did you mean".
 DID_YOU_MEAN_CUTOFF = 0.85
 
@@ -407,6 +410,11 @@ class Geocoder:
     def resolve(self, text: str) -> Location:
         """Text -> Location, trying each way of reading it in turn (see the module docstring)."""
         query = clean_query(text)
+        if fold_place_name(query) in NEAR_ME:
+            raise UnknownPlace(
+                f"'{query}' needs to know where you are: type your postcode or town (for example LS6 2AB), "
+                "or press “Use my location” to let your browser share it."
+            )
         point = parse_lat_lon(query)
         if point is not None:
             return point
