@@ -203,6 +203,13 @@ def find_alternatives(outcome: SearchOutcome, max_radius_km: float) -> list[Alte
             if total:
                 found.append(Alternative(f"{total} without “{FLAG_LABELS[flag]}”", total, {flag: "", "page": ""}))
     if outcome.location is not None and (search.text or search.concepts):
+        # Whatever they treat, with the same filters, nearby: always something to look at.
+        total = _count(search, text="", concepts=())
+        if total:
+            kept = " ".join(f.words for f in understanding.filters) if understanding is not None else ""
+            found.append(
+                Alternative(f"{total} physiotherapists within {search.radius_km:g} km, whatever they treat", total, {"q": kept, "page": ""})
+            )
         total = _count(search, location=None)
         if total:
             found.append(Alternative(f"{total} anywhere in the UK", total, {"near": "", "lat": "", "lon": "", "label": "", "page": ""}))
