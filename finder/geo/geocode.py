@@ -192,7 +192,9 @@ def _candidate(place: Place) -> PlaceCandidate:
 
 def _place_location(place: Place) -> Location:
     label = place.choice_label if place.shared > 1 else place.label
-    return Location(label=label, lat=place.lat, lon=place.lon, precision="place", source="geonames")
+    # Localities (finder.geo.localities) carry negative ids: say where the answer came from.
+    source = "localities" if place.id < 0 else "geonames"
+    return Location(label=label, lat=place.lat, lon=place.lon, precision="place", source=source)
 
 
 class _LRU:

@@ -248,6 +248,8 @@ def summary_text(outcome: SearchOutcome) -> str:
 def order_text(outcome: SearchOutcome) -> str:
     sort = outcome.query.sort
     if sort == "auto":
+        if outcome.location is not None and (outcome.query.text or outcome.query.concepts):
+            return "best match near you first (choose “Nearest first” to order by distance alone)"
         sort = "distance" if outcome.location is not None else "relevance"
     return {"distance": "nearest first", "relevance": "best match first", "name": "by name"}.get(sort, "")
 

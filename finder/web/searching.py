@@ -95,6 +95,13 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
         again = finder.search.query(relaxed)
         if again.total:
             search, results, dropped = relaxed, again, search.text
+    reading: Understanding | None = understanding
+    if not results.total and understanding.understood:
+        # A practice called "Back to Health" is a name, not a condition: the words as typed.
+        literal = build_query(request, location, app.config)
+        again = finder.search.query(literal)
+        if again.total:
+            search, results, dropped, reading = literal, again, "", None
     if results.needs_input:
         # The text held only words that are not searchable ("the", "and") and no place was given.
         require_what_or_where(SearchRequest())
@@ -109,7 +116,7 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
             rows.append((first + offset, hit, practitioner))
     outcome = SearchOutcome(
         request=request, query=search, location=location, results=results, rows=rows,
-        understanding=understanding, dropped_words=dropped,
+        understanding=reading, dropped_words=dropped,
     )
     if not results.total:
         from finder.search.query import max_radius_km
