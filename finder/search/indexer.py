@@ -59,7 +59,8 @@ from finder.vocab import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: specialism labels indexed by name only (an older index still matches their examples as text).
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
