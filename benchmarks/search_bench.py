@@ -349,6 +349,8 @@ class Ours:
         res = self._run(
             text="multiple sclerosis", location=Location("p", lat, lon, "point", "latlon"), radius_km=25,
             filters={"specialism": ("neurological",), "funding": ("nhs",)},
+            # Distance order, as documented ('auto' now blends match and distance when words are given).
+            sort="distance",
         )
         return [h.id for h in res.hits], [h.distance_km for h in res.hits]
 

@@ -19,7 +19,7 @@ class Location:
     lat: float
     lon: float
     precision: str  # one of PRECISIONS
-    source: str  # "latlon", "codepoint", "geonames", "nominatim", "postcodes_api"
+    source: str  # "latlon", "codepoint", "geonames", "localities", "nominatim", "postcodes_api"
 
     def as_json(self) -> dict[str, object]:
         return {"label": self.label, "lat": round(self.lat, 6), "lon": round(self.lon, 6), "precision": self.precision}

@@ -71,6 +71,12 @@ MAX_LOCATION_LENGTH = 120
 #: Buckinghamshire hamlet); closer than that, we ask (St Ives: 16,800 vs 5,400).
 DOMINANT_RATIO = 20
 
+#: What people type for "where I am": only the browser can tell (the page's "Use my location").
+NEAR_ME = frozenset({"me", "near me", "here", "nearby", "near here", "my location", "current location", "where i am", "around me", "close to me"})
+
+#: How alike (difflib ratio) a known name must be to the typed one to be offered as "did you mean".
+DID_YOU_MEAN_CUTOFF = 0.85
+
 #: Most candidates offered for an ambiguous name.
 MAX_CANDIDATES = 10
 
@@ -186,7 +192,9 @@ def _candidate(place: Place) -> PlaceCandidate:
 
 def _place_location(place: Place) -> Location:
     label = place.choice_label if place.shared > 1 else place.label
-    return Location(label=label, lat=place.lat, lon=place.lon, precision="place", source="geonames")
+    # Localities (finder.geo.localities) carry negative ids: say where the answer came from.
+    source = "localities" if place.id < 0 else "geonames"
+    return Location(label=label, lat=place.lat, lon=place.lon, precision="place", source=source)
 
 
 class _LRU:
@@ -404,6 +412,11 @@ class Geocoder:
     def resolve(self, text: str) -> Location:
         """Text -> Location, trying each way of reading it in turn (see the module docstring)."""
         query = clean_query(text)
+        if fold_place_name(query) in NEAR_ME:
+            raise UnknownPlace(
+                f"'{query}' needs to know where you are: type your postcode or town (for example LS6 2AB), "
+                "or press “Use my location” to let your browser share it."
+            )
         point = parse_lat_lon(query)
         if point is not None:
             return point
@@ -420,7 +433,32 @@ class Geocoder:
             found = self._resolve_postcode_query(PostcodeQuery("postcode", inside))
             if found is not None:
                 return found
+        found = self._town_and_district(query)
+        if found is not None:
+            return found
         return self._resolve_place(query, looked_like_postcode=postcode_query is not None)
+
+    def _town_and_district(self, query: str) -> Location | None:
+        """"Leeds LS6", "LS6 Leeds", "Headingley, LS6 2": the postcode part is the more precise."""
+        words = [w for w in re.split(r"[\s,]+", query.strip()) if w]
+        if len(words) < 2:
+            return None
+        for postcode_words, name_words in ((words[-2:], words[:-2]), (words[-1:], words[:-1]), (words[:2], words[2:]), (words[:1], words[1:])):
+            if not name_words or not all(any(ch.isalpha() for ch in w) for w in name_words):
+                continue
+            try:
+                parsed = parse_postcode_query(" ".join(postcode_words))
+            except InvalidPostcode:
+                continue
+            if parsed is None or parsed.kind not in ("outcode", "sector"):
+                continue
+            try:
+                found = self._resolve_postcode_query(parsed)
+            except LocationError:
+                continue
+            if found is not None:
+                return found
+        return None
 
     def _explain_bad_postcode(self, query: str, error: InvalidPostcode) -> InvalidPostcode:
         """'ZZ1 1ZZ' fails the format check; say that ZZ is no postcode area at all."""
@@ -531,8 +569,10 @@ class Geocoder:
     # ---- places -----------------------------------------------------------------
 
     def _resolve_place(self, query: str, *, looked_like_postcode: bool) -> Location:
+        from finder.geo.localities import find_localities, merge_places
+
         gazetteer = self.gazetteer()
-        places = gazetteer.find_places(query)
+        places = merge_places(gazetteer.find_places(query), find_localities(query))
         if not places:
             stripped = _strip_country(query)
             if stripped is not None:
@@ -585,16 +625,22 @@ class Geocoder:
         gazetteer = self.gazetteer()
         with self._lock:
             if self._keys is None:
+                from finder.geo.localities import locality_keys
+
                 by_letter: dict[str, list[str]] = {}
-                for known in gazetteer.place_keys():
+                for known in [*gazetteer.place_keys(), *locality_keys()]:
                     by_letter.setdefault(known[:1], []).append(known)
                 self._keys = by_letter
             # Same first letter only: people rarely mistype it, and it makes
             # this (an error path anyone can trigger) twenty times cheaper.
             keys = self._keys.get(key[:1], [])
         names: list[str] = []
-        for match in difflib.get_close_matches(key, keys, n=limit * 2, cutoff=0.8):
-            for place in gazetteer.find_places(match)[:1]:
+        from finder.geo.localities import find_localities, merge_places
+
+        # Near in spelling only: 0.85 keeps "Harogate" -> Harrogate but not
+        # "Headingley" -> Headley or "Kirkstall" -> Kirkwall, hundreds of miles away.
+        for match in difflib.get_close_matches(key, keys, n=limit * 2, cutoff=DID_YOU_MEAN_CUTOFF):
+            for place in merge_places(gazetteer.find_places(match), find_localities(match))[:1]:
                 if place.name not in names:
                     names.append(place.name)
         names = names[:limit]

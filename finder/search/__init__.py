@@ -18,7 +18,7 @@ from finder.search.indexer import (
     index_status,
     update_index,
 )
-from finder.search.query import FACETS, SORTS, Hit, SearchQuery, SearchResults, query
+from finder.search.query import FACETS, SORTS, CodeConcept, Hit, SearchQuery, SearchResults, query
 from finder.search.searcher import EXTENSION_KEY, SearchIndex
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ __all__ = [
     "FACETS",
     "SORTS",
     "BuildReport",
+    "CodeConcept",
     "Hit",
     "SearchIndex",
     "SearchQuery",

@@ -59,7 +59,9 @@ from finder.vocab import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: NHS wait and first-appointment fee columns (sorting)
+#: 2: NHS wait and first-appointment fee columns (sorting);
+#: 3: specialism labels indexed by name only (an older index still matches their examples as text).
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -303,7 +305,9 @@ def record_texts(stored: StoredPractitioner) -> dict[str, list[str | None]]:
     """The text of a listing, per index field (see schema.FIELD_WEIGHTS)."""
     r = stored.record
     clinical: list[str | None] = [
-        *(SPECIALISMS.label_of(c) for c in r.specialisms),
+        # Only the specialism's name: its label's examples ("Neurological (MS, stroke,
+        # Parkinson's)") would make every neuro listing match "stroke" as if it said so.
+        *(SPECIALISMS.label_of(c).split(" (", 1)[0] for c in r.specialisms),
         *(CONDITIONS.label_of(c) for c in r.conditions),
         *(TREATMENTS.label_of(c) for c in r.treatments),
         *(MEMBERSHIPS.label_of(c) for c in r.memberships),

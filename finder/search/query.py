@@ -43,6 +43,20 @@ SORT_HELP = {
 
 
 @dataclass(frozen=True)
+class CodeConcept:
+    """A condition or treatment the searcher means, as vocabulary codes.
+
+    A listing matches when it has one of ``strong`` (it names the condition) or
+    of ``broad`` (it has the broad specialism); ``strong`` ones rank first.
+    Several concepts combine with AND, like words. Query understanding
+    (finder.understand) makes these from phrases; the engine never sees words.
+    """
+
+    strong: tuple[tuple[str, str], ...]  # (facet, code)
+    broad: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class SearchQuery:
     text: str = ""
     location: Location | None = None
@@ -55,6 +69,7 @@ class SearchQuery:
     sort: str = "auto"  # auto: distance when a location is given, else relevance
     page: int = 1
     per_page: int = 20
+    concepts: tuple[CodeConcept, ...] = ()  # conditions / treatments meant (see CodeConcept)
 
     def __post_init__(self) -> None:
         # Validation lives in one place: validate() below (InvalidParameters naming each parameter).
@@ -167,6 +182,13 @@ def validate(search: SearchQuery) -> None:
                 normalised[facet] = tuple(codes)
         if not problems:
             object.__setattr__(search, "filters", normalised)
+    if not isinstance(search.concepts, tuple) or not all(isinstance(c, CodeConcept) for c in search.concepts):
+        problems.append(("concepts", "must be a tuple of CodeConcept"))
+    else:
+        for concept in search.concepts:
+            for facet, code in (*concept.strong, *concept.broad):
+                if facet not in FACETS or code not in VOCABULARIES[facet]:
+                    problems.append(("concepts", f"'{facet}:{code}' is not a vocabulary code"))
     for flag in ("visits_home", "registered_only", "accepting", "wheelchair"):
         if not isinstance(getattr(search, flag), bool):
             problems.append((flag, "must be true or false"))
@@ -248,7 +270,8 @@ def query(search: SearchQuery, *, index: Any = None) -> SearchResults:
     handle = index if index is not None else _index_of_app()
     with handle.snapshot() as snap:
         concepts = parse_text(search.text, snap.synonyms) if search.text.strip() else []
-        if not concepts and search.location is None and not _online_only(search):
+        asked = concepts or search.concepts or search.filters or search.visits_home or search.accepting or search.wheelchair
+        if not asked and search.location is None:
             # Neither what nor where: ask, rather than list the whole directory.
             return SearchResults(query=search, total=0, hits=[], facets=empty_facets(), needs_input=True)
         return _run(snap, search, concepts)
@@ -324,19 +347,30 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             rows, scores, keep = lookup(text_docs, rows, scores, text_scores)
             distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
             placed, settings, is_online = placed[keep], settings[keep], is_online[keep]
-    elif text_docs is None:
-        # No text and no place: the list of online services (see _online_only).
-        rows = snap.online_rows
-        scores = np.zeros(len(rows), dtype=np.float64)
-        distance = visits_you = location_index = placed = None
-        settings = None
-        is_online = snap.flags["online"][rows]
     else:
-        assert text_scores is not None
-        rows, scores = text_docs, text_scores
+        if text_docs is not None and text_scores is not None:
+            rows, scores = text_docs, text_scores
+        elif _online_only(search) and not search.concepts:
+            # No text and no place: the (short) list of online services (see _online_only).
+            rows = snap.online_rows
+            scores = np.zeros(len(rows), dtype=np.float64)
+        else:
+            # What without where or words: conditions or filters read from the text.
+            rows = np.flatnonzero(snap.alive)
+            scores = np.zeros(len(rows), dtype=np.float64)
         distance = visits_you = location_index = placed = None
         settings = None
         is_online = snap.flags["online"][rows]
+
+    # ---- conditions meant (CodeConcept): keep listings with one, rank those naming it first ----
+    tier = np.zeros(len(rows), dtype=np.float64)
+    if search.concepts:
+        keep, tier = concept_match(snap, search.concepts, rows)
+        rows, scores, tier, is_online = rows[keep], scores[keep], tier[keep], is_online[keep]
+        if distance is not None and visits_you is not None and location_index is not None:
+            distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
+        if placed is not None and settings is not None:
+            placed, settings = placed[keep], settings[keep]
 
     # ---- filters: one boolean per active filter, over the candidate rows ----
     filters: dict[str, np.ndarray] = {}
@@ -424,16 +458,22 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         sort = "distance" if location is not None else "relevance"
     pid = snap.pid[rows[selected]]
     sel_scores = scores[selected]
+    sel_tier = tier[selected]
+    # Naming the condition outranks any amount of text score; text breaks ties within a tier.
+    sel_match = sel_tier * TIER_WEIGHT + sel_scores
     sel_distance = distance[selected] if distance is not None else np.zeros(len(selected))
+    blend = search.sort == "auto" and location is not None and bool(concepts or search.concepts)
     keys: tuple[np.ndarray, ...]
-    if sort == "distance":
-        keys = (pid, -sel_scores, sel_distance)
+    if blend:
+        keys = (pid, sel_distance, -blended(sel_tier, sel_scores, sel_distance, float(search.radius_km)))
+    elif sort == "distance":
+        keys = (pid, -sel_match, sel_distance)
     elif sort == "relevance":
-        keys = (pid, sel_distance, -sel_scores)
+        keys = (pid, sel_distance, -sel_match)
     elif sort in ("nhs_wait", "fee"):
         column = snap.nhs_wait if sort == "nhs_wait" else snap.fee
         value = column[rows[selected]]
-        keys = (pid, sel_distance, -sel_scores, np.where(np.isnan(value), np.inf, value))
+        keys = (pid, sel_distance, -sel_match, np.where(np.isnan(value), np.inf, value))
     else:
         keys = (pid, sel_distance, snap.name_rank[rows[selected]])
     start = (search.page - 1) * search.per_page
@@ -443,7 +483,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     # Convert whole columns at once: per-hit numpy scalar conversions cost more than the search.
     chosen = selected[order]
     ids = pid[order].tolist()
-    hit_scores = np.round(sel_scores[order], 4).tolist()
+    hit_scores = np.round(sel_match[order], 4).tolist()
     if distance is not None and visits_you is not None and location_index is not None:
         near_km = distance[chosen]
         finite = np.isfinite(near_km)
@@ -466,6 +506,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         # Does not depend on the place, so it is cached per text and filters.
         key = (
             tuple(c.key for c in concepts),
+            search.concepts,
             tuple(sorted((f, v) for f, v in search.filters.items() if f != "setting")),
             search.registered_only,
             search.accepting,
@@ -475,6 +516,51 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     return SearchResults(
         query=search, total=total, hits=hits, facets=facets, suggestion=suggestion, online_anywhere=online_anywhere
     )
+
+
+#: Score of one matched concept tier, above any text score.
+TIER_WEIGHT = 1000.0
+#: Weights of a listing naming the concept (strong) and of one with only the broad specialism.
+STRONG_TIER = 2.0
+BROAD_TIER = 1.0
+
+
+def concept_match(snap: Any, concepts: tuple[CodeConcept, ...], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows matching every concept, tier of each row: STRONG_TIER / BROAD_TIER summed over concepts)."""
+    keep = np.ones(len(rows), dtype=bool)
+    tier = np.zeros(len(rows), dtype=np.float64)
+
+    def having(pairs: tuple[tuple[str, str], ...]) -> np.ndarray:
+        found = np.zeros(len(rows), dtype=bool)
+        wanted: dict[str, int] = {}
+        for facet, code in pairs:
+            bit = snap.bit_of[facet].get(code)
+            if bit is not None:
+                wanted[facet] = wanted.get(facet, 0) | (1 << bit)
+        for facet, bits in wanted.items():
+            values = snap.bits[facet][rows]
+            found |= (values & values.dtype.type(bits)) != 0
+        return found
+
+    for concept in concepts:
+        strong = having(concept.strong)
+        broad = having(concept.broad) & ~strong if concept.broad else np.zeros(len(rows), dtype=bool)
+        keep &= strong | broad
+        tier += strong * STRONG_TIER + broad * BROAD_TIER
+    return keep, tier
+
+
+def blended(tier: np.ndarray, scores: np.ndarray, distance: np.ndarray, radius_km: float) -> np.ndarray:
+    """The default order with a place and something asked: how well it matches, then how near.
+
+    A listing naming the condition (a tier up) beats one that does not at any
+    distance within the radius; within a tier, text score (up to half a tier)
+    and nearness (up to a whole tier across the radius) trade off.
+    """
+    top = float(scores.max()) if len(scores) else 0.0
+    text = scores / top if top > 0 else np.zeros(len(scores))
+    near = np.where(np.isfinite(distance), distance, radius_km * 4) / max(radius_km, 1e-9)
+    return tier + 0.5 * text - near
 
 
 def _online_anywhere(snap: Any, search: SearchQuery, text_docs: np.ndarray | None) -> int:
@@ -487,7 +573,7 @@ def _online_anywhere(snap: Any, search: SearchQuery, text_docs: np.ndarray | Non
         pos = np.searchsorted(text_docs, rows)
         np.minimum(pos, max(len(text_docs) - 1, 0), out=pos)
         rows = rows[text_docs[pos] == rows] if len(text_docs) else rows[:0]
-    mask = np.ones(len(rows), dtype=bool)
+    mask = concept_match(snap, search.concepts, rows)[0] if search.concepts else np.ones(len(rows), dtype=bool)
     for facet, codes in search.filters.items():
         if facet == "setting":
             continue

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 
 from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
 from finder.web import present
+from finder.web.interpretation import interpreted_json, match_reasons
 from finder.web.params import SearchRequest, parse_search_args, require_what_or_where
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
 
@@ -57,7 +58,7 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
     }
     return {
         "query": {
-            "q": query.text,
+            "q": req.text,
             "near": req.near or None,
             "radius_km": query.radius_km,
             "filters": {name: list(values) for name, values in query.filters.items()},
@@ -74,9 +75,22 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
         "pages": results.pages,
         "suggestion": results.suggestion,
         "online_anywhere": results.online_anywhere,
+        "interpreted": interpreted_json(outcome),
+        "alternatives": [
+            {
+                "label": alternative.label,
+                "total": alternative.total,
+                "search_url": _url("api.search", req.as_args(**alternative.args)),
+                "html": _url("pages.search", req.as_args(**alternative.args)),
+            }
+            for alternative in outcome.alternatives
+        ],
         "facets": {facet: dict(counts) for facet, counts in results.facets.items()},
         "results": [
-            present.result_json(number, hit, stored, practitioner_links(stored.id), check_url)
+            {
+                **present.result_json(number, hit, stored, practitioner_links(stored.id), check_url),
+                "matched": match_reasons(stored.record, outcome),
+            }
             for number, hit, stored in outcome.rows
         ],
         "links": links,

@@ -45,7 +45,8 @@ def init_app(app: Flask) -> None:
         headers["X-Frame-Options"] = "DENY"
         # Search terms in URLs can be health information: never send them to other sites.
         headers["Referrer-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=(), payment=(), interest-cohort=()"
+        # geolocation=(self): the optional "Use my location" button on our own pages, never a third party's.
+        headers["Permissions-Policy"] = "geolocation=(self), camera=(), microphone=(), payment=(), interest-cohort=()"
         headers["Cross-Origin-Opener-Policy"] = "same-origin"
         headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         if is_api_request():

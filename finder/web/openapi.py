@@ -195,6 +195,11 @@ def schemas() -> dict[str, Any]:
             "is_sample": {"type": "boolean"},
             "url": {**URL, "description": "The full record in the API."},
             "html_url": {**URL, "description": "The practitioner page."},
+            "matched": {
+                "type": "array",
+                "items": STRING,
+                "description": "Why it matched, from its own record, e.g. `Treats: Stroke`, `Specialism: Neurological`.",
+            },
         },
         "One search result.",
     )
@@ -228,6 +233,26 @@ def schemas() -> dict[str, Any]:
                 "description": "With a place: online (video) services anywhere that pass the other filters. They are "
                 "not within any distance, so they are not in `results`; search with `setting=online` and no place "
                 "to list them.",
+            },
+            "interpreted": {
+                "type": "object",
+                "description": "How `q` was read: `filters` applied from its words (`words`, `filter`, `values`; "
+                "a yes/no filter has no values), condition and treatment `concepts` (`words`, `codes`, and the "
+                "`broad` specialism also accepted, ranked below), the `text` left for the text search, filler "
+                "words `ignored`, misspellings `corrected`, and `dropped`: words left out because nothing "
+                "matched them with the rest.",
+            },
+            "alternatives": {
+                "type": "array",
+                "description": "When nothing was found: next steps, each with how many it finds.",
+                "items": _object(
+                    {
+                        "label": STRING,
+                        "total": {"type": "integer", "minimum": 1},
+                        "search_url": {**URL, "description": "The alternative search in the API."},
+                        "html": {**URL, "description": "The same on the website."},
+                    }
+                ),
             },
             "facets": {
                 "type": "object",

@@ -279,14 +279,16 @@ def summary_text(outcome: SearchOutcome) -> str:
     parts = [f"{total:,} {noun}"]
     if outcome.location is not None:
         parts.append(f"within {outcome.query.radius_km:g} km of {outcome.location.label}")
-    if outcome.query.text:
-        parts.append(f"matching “{outcome.query.text}”")
+    if outcome.request.text:
+        parts.append(f"matching “{outcome.request.text}”")
     return " ".join(parts)
 
 
 def order_text(outcome: SearchOutcome) -> str:
     sort = outcome.query.sort
     if sort == "auto":
+        if outcome.location is not None and (outcome.query.text or outcome.query.concepts):
+            return "best match near you first (choose “Nearest first” to order by distance alone)"
         sort = "distance" if outcome.location is not None else "relevance"
     return {"distance": "nearest first", "relevance": "best match first", "name": "by name"}.get(sort, "")
 
@@ -433,6 +435,7 @@ def _search_page(*, is_home: bool) -> Any:
         exports=export_urls(req),
         not_on_map=not_on_map(outcome),
     )
+    args.update(interpretation_args(outcome))
     pins = map_pins(outcome)
     if outcome.location is not None and outcome.rows:
         args["svg"] = results_map(outcome.location, outcome.query.radius_km, pins)
@@ -495,6 +498,22 @@ def not_on_map(outcome: SearchOutcome) -> dict[str, int]:
         else:
             counts["other"] += 1
     return counts
+
+
+def interpretation_args(outcome: SearchOutcome) -> dict[str, Any]:
+    """What the words were read as, why each result matched, and next steps (finder.web.interpretation)."""
+    from finder.web import interpretation
+
+    return {
+        "applied_filters": [
+            {"words": f.words, "label": f.label, "remove_url": search_url(outcome.request, **f.remove_args)}
+            for f in interpretation.applied_filters(outcome)
+        ],
+        "understood_concepts": interpretation.concept_labels(outcome),
+        "dropped_words": outcome.dropped_words,
+        "match_reasons": {n: interpretation.match_reasons(s.record, outcome) for n, _, s in outcome.rows},
+        "search_url": search_url,
+    }
 
 
 def _gp_surgeries(stored: StoredPractitioner) -> dict[str, Any]:

@@ -343,8 +343,15 @@ def parameter_of(exc: InvalidValue) -> str:
     return "query"
 
 
-def build_query(request: SearchRequest, location: Location | None, config: Mapping[str, Any]) -> SearchQuery:
-    """A validated SearchQuery; range and vocabulary problems come back as InvalidParameters."""
+def build_query(
+    request: SearchRequest, location: Location | None, config: Mapping[str, Any], understanding: Any = None
+) -> SearchQuery:
+    """A validated SearchQuery; range and vocabulary problems come back as InvalidParameters.
+
+    ``understanding`` (finder.understand.Understanding): what the words were read
+    as; its filters join the request's, its concepts rank, and only the words it
+    left go to the text search.
+    """
     options: dict[str, Any] = {
         "text": request.text,
         "location": location,
@@ -361,6 +368,17 @@ def build_query(request: SearchRequest, location: Location | None, config: Mappi
     }
     if request.per_page is not None:
         options["per_page"] = request.per_page
+    if understanding is not None:
+        from finder.web.interpretation import concepts_of
+
+        options["text"] = understanding.text
+        filters: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in options["filters"].items()}
+        for facet, codes in understanding.filter_codes().items():
+            filters[facet] = tuple(dict.fromkeys((*filters.get(facet, ()), *codes)))
+        options["filters"] = filters
+        for flag in understanding.flags():
+            options[flag] = True
+        options["concepts"] = concepts_of(understanding)
     try:
         return SearchQuery(**options)
     except InvalidParameters as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -19,6 +20,10 @@ from finder.web.params import (
     require_what_or_where,
     resolve_location,
 )
+
+if TYPE_CHECKING:
+    from finder.understand import Understanding
+    from finder.web.interpretation import Alternative
 
 #: Ids beyond a 32-bit integer cannot exist; answering 404 early keeps the database from overflowing.
 MAX_ID = 2**31 - 1
@@ -53,6 +58,11 @@ class SearchOutcome:
     #: (number on the page, hit, stored practitioner) in ranked order; numbering
     #: continues across pages so pin 21 on page 2 is result 21.
     rows: list[tuple[int, Hit, StoredPractitioner]]
+    #: What the words were read as (finder.understand), the words dropped to find
+    #: anything, and the next steps offered when nothing was found.
+    understanding: Understanding | None = None
+    dropped_words: str = ""
+    alternatives: list[Alternative] = field(default_factory=list)
 
     @property
     def first_number(self) -> int:
@@ -73,8 +83,25 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
     """
     geocoder = geocoder_for(app) if request.near and not request.uses_point else None
     location = resolve_location(request, geocoder)
-    search = build_query(request, location, app.config)
+    from finder.understand import understand
+
+    understanding = understand(request.text)
+    search = build_query(request, location, app.config, understanding)
     results = finder.search.query(search)
+    dropped = ""
+    if not results.total and search.text and understanding.understood:
+        # Words we could not read must not sink what we could: try without them.
+        relaxed = replace(search, text="")
+        again = finder.search.query(relaxed)
+        if again.total:
+            search, results, dropped = relaxed, again, search.text
+    reading: Understanding | None = understanding
+    if not results.total and understanding.understood:
+        # A practice called "Back to Health" is a name, not a condition: the words as typed.
+        literal = build_query(request, location, app.config)
+        again = finder.search.query(literal)
+        if again.total:
+            search, results, dropped, reading = literal, again, "", None
     if results.needs_input:
         # The text held only words that are not searchable ("the", "and") and no place was given.
         require_what_or_where(SearchRequest())
@@ -87,4 +114,13 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
         # The index may briefly list a row an ingest has just withdrawn or removed.
         if practitioner is not None and practitioner.withdrawn_at is None:
             rows.append((first + offset, hit, practitioner))
-    return SearchOutcome(request=request, query=search, location=location, results=results, rows=rows)
+    outcome = SearchOutcome(
+        request=request, query=search, location=location, results=results, rows=rows,
+        understanding=reading, dropped_words=dropped,
+    )
+    if not results.total:
+        from finder.search.query import max_radius_km
+        from finder.web.interpretation import find_alternatives
+
+        outcome.alternatives = find_alternatives(outcome, max_radius_km())
+    return outcome

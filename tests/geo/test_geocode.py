@@ -297,13 +297,17 @@ def test_unknown_places_go_to_nominatim(gazetteer: Gazetteer) -> None:
         ],
     )
     geocoder = _online(gazetteer)
-    location = geocoder.resolve("Headingley")
+    # A neighbourhood in our localities table never needs the network ...
+    assert geocoder.resolve("Headingley").source == "localities"
+    assert len(responses.calls) == 0
+    # ... a street we do not hold goes online.
+    location = geocoder.resolve("Headingley Lane")
     assert location.source == "nominatim" and location.precision == "place"
     assert location.label == "Headingley, Leeds"
     assert distance_km(location.lat, location.lon, *HEADINGLEY) < 0.5
     request = responses.calls[0].request
     query = parse_qs(urlparse(request.url).query)
-    assert query["q"] == ["Headingley"]
+    assert query["q"] == ["Headingley Lane"]
     assert query["countrycodes"] == ["gb"]
     assert "ops@physio-finder.example" in request.headers["User-Agent"]
     geocoder.close()
