@@ -26,6 +26,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from finder.changes import record_change
 from finder.db import Store
 from finder.errors import FinderError, Problem
 from finder.models import (
@@ -392,6 +393,9 @@ def ingest(
         run.finished_at = utcnow()
         session.flush()
         report.run_id = run.id
+        changed = report.added + report.updated + report.withdrawn
+        if changed:
+            record_change(session, command=f"ingest {source}", listings=changed, earliest=now)
     report.written = True
     log.info("ingest %s: %s", source, report.summary())
     return report
