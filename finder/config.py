@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     # /readyz answers 503 once the search index lacks a store write older than this (finder index follow keeps it small).
     "INDEX_MAX_LAG_SECONDS": 60,
+    # How often `finder index follow` looks at the store besides PostgreSQL notifications.
+    "INDEX_FOLLOW_POLL_SECONDS": 5,
 }
 
 

@@ -92,6 +92,13 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._stats_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
 
+    def location(self) -> str:
+        """Where the data lives, safe to print: the SQLite file, or the PostgreSQL database's name (no host, no credentials)."""
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() == "sqlite":
+            return str(Path(parsed.database or ":memory:").absolute())
+        return f"the {parsed.get_backend_name()} database {parsed.database or ''}".rstrip()
+
     @property
     def backend(self) -> str:
         return self.engine.dialect.name

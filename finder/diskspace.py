@@ -56,7 +56,7 @@ def _mb(size: int) -> str:
     return f"{max(1, round(size / 1e6)):,} MB"
 
 
-def disk_full(path: Path | str, needed_bytes: int | None, then: str) -> DiskFull:
+def disk_full(path: Path | str, needed_bytes: int | None, then: str, *, kept: str = "") -> DiskFull:
     """The one-line error: ``disk full writing <path> (needs about N MB, M MB free): free space, then run `...```."""
     path = Path(path)
     free = free_bytes(path)
@@ -66,4 +66,4 @@ def disk_full(path: Path | str, needed_bytes: int | None, then: str) -> DiskFull
     if free is not None:
         sizes.append(f"{_mb(free)} free" if free >= 1e6 else "under 1 MB free")
     detail = f" ({', '.join(sizes)})" if sizes else ""
-    return DiskFull(f"disk full writing {path}{detail}: free some space, then run `{then}`; nothing was changed")
+    return DiskFull(f"disk full writing {path}{detail}{'; ' + kept if kept else ''}: free some space, then run `{then}`")

@@ -317,7 +317,7 @@ def _writing(tmp: Path, index_dir: Path, store: Store, then: str) -> Iterator[No
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if is_disk_full(exc):
-            raise disk_full(index_dir, _needed_bytes(index_dir, store), then) from None
+            raise disk_full(index_dir, _needed_bytes(index_dir, store), then, kept="the old index keeps serving") from None
         raise
 
 
