@@ -205,8 +205,12 @@ class Status:
         lines = [
             f"Index {self.build} at {self.path}",
             f"  listings:  {self.documents}" + (f" (store has {self.store_documents})" if self.store_documents is not None else ""),
-            f"  built:     {self.built_at:%Y-%m-%d %H:%M:%S} UTC ({_age(age)} ago, {self.kind}"
-            + (f", took {self.build_seconds:.1f} s)" if self.build_seconds is not None else ")"),
+            (
+                f"  built:     {self.built_at:%Y-%m-%d %H:%M:%S} UTC ({_age(age)} ago, {self.kind}"
+                + (f", took {self.build_seconds:.1f} s)" if self.build_seconds is not None else ")")
+                if self.built_at is not None
+                else "  built:     unknown"
+            ),
         ]
         if self.behind:
             lag = f" by {self.store_seq - self.indexed_seq} write(s), {_age(self.lag_seconds)}" if self.store_seq > self.indexed_seq else ""
@@ -914,7 +918,10 @@ def index_status(store: Store, index_dir: Path | str) -> Status:
     name = current_build(index_dir)
     if name is None:
         return Status(exists=False, path=index_dir)
-    meta = read_meta(builds_dir(index_dir) / name)
+    try:
+        meta = read_meta(builds_dir(index_dir) / name)
+    except (OSError, ValueError):
+        return Status(exists=True, path=index_dir, build=name, behind=True, rebuild_needed="the build's meta.json is damaged")
     latest = store.latest_change()
     through = _parse_iso(meta.get("store_mark"))
     indexed_seq = int(meta.get("store_seq", 0))

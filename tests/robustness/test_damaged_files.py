@@ -193,3 +193,15 @@ def test_a_gazetteer_without_checksums_that_sqlite_cannot_read_gives_503(site: A
     response = client.get("/api/v1/search?near=LS7+3&radius_km=5")
     assert response.status_code == 503, response.get_data(as_text=True)[:300]
     assert "gazetteer" in response.get_json()["detail"]
+
+
+def test_index_status_and_doctor_name_a_damaged_build(site: Any) -> None:
+    from finder.cli import main
+
+    truncate(build_path(site) / "meta.json")
+    status = site.cli_runner.invoke(main, ["index", "status"])
+    assert status.exit_code == 1 and "damaged" in status.output, status.output
+    assert "Traceback" not in status.output
+    doctor = site.cli_runner.invoke(main, ["doctor"])
+    assert doctor.exit_code == 1
+    assert "PROBLEM  the search index build" in doctor.output and "meta.json" in doctor.output, doctor.output
