@@ -321,7 +321,8 @@ def _writing(tmp: Path, index_dir: Path, store: Store, then: str) -> Iterator[No
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if is_disk_full(exc):
-            raise disk_full(index_dir, _needed_bytes(index_dir, store), then, kept="the old index keeps serving") from None
+            kept = "the old index keeps serving" if current_build(index_dir) else "no index was switched"
+            raise disk_full(index_dir, _needed_bytes(index_dir, store), then, kept=kept) from None
         raise
 
 
