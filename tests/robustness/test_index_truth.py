@@ -172,3 +172,32 @@ def test_changes_are_numbered_in_the_store(site: Any, tmp_path: Path) -> None:
     assert invoke(site, "ingest", "csv", str(unchanged), "--no-geocode").exit_code == 0
     pending = store.pending_changes(first)
     assert (pending.count, pending.seq) == (1, first + 1)
+
+
+def test_follow_polls_a_sqlite_store_and_stops_when_asked(site: Any, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from finder.follow import follow
+
+    store = store_from(site)
+    stop = threading.Event()
+    lines: list[str] = []
+    follower = threading.Thread(
+        target=follow, args=(store, Path(site.config["INDEX_DIR"])), kwargs={"poll_seconds": 0.2, "stop": stop, "report": lines.append}
+    )
+    follower.start()
+    try:
+        more = tmp_path / "more.csv"
+        more.write_bytes(rows(7, start=30, practice="Followed Physio"))
+        assert invoke(site, "ingest", "csv", str(more), "--no-geocode", "--no-index-update").exit_code == 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and searchable(site, "followed") != 7:
+            time.sleep(0.05)
+        assert searchable(site, "followed") == 7, lines
+        assert ready(site)[0] == 200
+        assert "polling every 0.2 s" in lines[0] and "LISTEN" not in lines[0]
+    finally:
+        stop.set()
+        follower.join(10)
+    assert not follower.is_alive()
