@@ -716,7 +716,7 @@ def _write_sums(target: Path, entries: list[dict[str, Any]]) -> None:
     path = sums_path(target)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.sum.tmp")
     with temporary.open("w", encoding="utf-8") as handle:
-        json.dump({"algorithm": "blake2b", "accepted": entries}, handle)
+        json.dump({"algorithm": "sha256", "accepted": entries}, handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
@@ -734,8 +734,8 @@ def _read_sums(target: Path) -> list[dict[str, Any]] | None:
 
 def _file_entry(path: Path) -> dict[str, Any]:
     with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "blake2b").hexdigest()
-    return {"size": path.stat().st_size, "blake2b": digest}
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"size": path.stat().st_size, "sha256": digest}
 
 
 def _install(temporary: Path, target: Path) -> None:
@@ -789,8 +789,8 @@ def verify_gazetteer(path: Path) -> str:
         raise GazetteerDamaged(
             f"the gazetteer at {path} is damaged ({size} bytes, not the size its last build wrote): run `finder geo build`"
         )
-    digest = _file_entry(path)["blake2b"]
-    if not any(entry.get("blake2b") == digest for entry in entries):
+    digest = _file_entry(path)["sha256"]
+    if not any(entry.get("sha256") == digest for entry in entries):
         raise GazetteerDamaged(f"the gazetteer at {path} is damaged (it does not match its checksum): run `finder geo build`")
     return "verified"
 

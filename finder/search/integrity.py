@@ -1,6 +1,6 @@
 """Checksum manifests: a damaged build is refused at open, never served.
 
-Every build ends by writing ``manifest.json``: the size and BLAKE2b digest of
+Every build ends by writing ``manifest.json``: the size and SHA-256 digest of
 each of its files. Opening a build checks sizes (a truncated file) and digests
 (a changed one) before anything reads the files, so a torn ``.seg``,
 ``arrays.npz`` or ``meta.json`` becomes one clear 503 ("run `finder index
@@ -34,7 +34,7 @@ _verified_lock = threading.Lock()
 
 def file_digest(path: Path) -> str:
     with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "blake2b").hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
@@ -59,8 +59,8 @@ def write_manifest(build_path: Path) -> dict[str, Any]:
             digest = file_digest(path)
             with _verified_lock:
                 _verified[key] = digest
-        files[path.relative_to(build_path).as_posix()] = {"size": stat.st_size, "blake2b": digest}
-    manifest = {"algorithm": "blake2b", "files": files}
+        files[path.relative_to(build_path).as_posix()] = {"size": stat.st_size, "sha256": digest}
+    manifest = {"algorithm": "sha256", "files": files}
     target = build_path / MANIFEST
     with target.open("w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=1)
@@ -83,14 +83,16 @@ def read_manifest(build_path: Path) -> dict[str, dict[str, Any]]:
     return files
 
 
-def verify_build(build_path: Path, *, digests: bool = True) -> None:
+def verify_build(build_path: Path, *, digests: bool = True, files: dict[str, dict[str, Any]] | None = None) -> None:
     """Raise IndexDamaged unless every file of the build matches its manifest.
 
     ``digests=False`` checks sizes only (a stat per file): cheap enough for every
     readiness probe, and it catches the truncation that would crash a reader.
+    ``files``: the manifest already read (a serving worker keeps it).
     """
     name = build_path.name
-    files = read_manifest(build_path)
+    if files is None:
+        files = read_manifest(build_path)
     for relative, expected in files.items():
         path = build_path / relative
         try:
@@ -110,7 +112,7 @@ def verify_build(build_path: Path, *, digests: bool = True) -> None:
             known = _verified.get(key)
         if known is None:
             known = file_digest(path)
-        if known != expected.get("blake2b"):
+        if known != expected.get("sha256"):
             raise IndexDamaged(
                 f"the search index build {name} is damaged ({relative} does not match its checksum): "
                 "run `finder index build`"

@@ -31,7 +31,7 @@ from finder.errors import FinderError, IndexDamaged, IndexMissing
 from finder.geo.distance import bounding_box, haversine_km
 from finder.search.analysis import MIN_PREFIX, Concept, Synonyms
 from finder.search.indexer import builds_dir, current_build, read_meta
-from finder.search.integrity import verify_build
+from finder.search.integrity import read_manifest, verify_build
 from finder.search.schema import ENGLISH_FIELDS, FIELD_WEIGHTS
 
 EXTENSION_KEY = "finder.search"
@@ -174,7 +174,8 @@ class Snapshot:
         self.path = builds_dir(index_dir) / name
         # Before anything reads a file: a truncated segment must be refused here,
         # not met by Whoosh (500s, or SIGBUS on a mapped file).
-        verify_build(self.path)
+        self.manifest = read_manifest(self.path)
+        verify_build(self.path, files=self.manifest)
         try:
             self._open(name)
         except FinderError:
@@ -587,7 +588,7 @@ class SearchIndex:
             try:
                 # A stat per file, once a check interval: a file truncated under
                 # us takes this build out of service before Whoosh reads past its end.
-                verify_build(self._snapshot.path, digests=False)
+                verify_build(self._snapshot.path, digests=False, files=self._snapshot.manifest)
             except IndexDamaged as exc:
                 self._refused = (name, exc)
                 self._retire()
