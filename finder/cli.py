@@ -180,24 +180,34 @@ def print_report(report: IngestReport, *, limit: int = 200) -> None:
 
 
 def refresh_index(store: Store, changed: int) -> None:
-    """Bring the search index up to date after a write, so changes are searchable at once.
+    """Bring the search index level with the store after a write, so changes are searchable at once.
 
-    Only when an index exists (the operator builds the first one on purpose); a
-    failure here never undoes the write, it says what to run instead.
+    Runs whatever this command changed: a rerun that finds everything
+    "unchanged" still finishes the index update a killed or failed earlier run
+    left undone (the store's change log says what the index lacks). Only when an
+    index exists (the operator builds the first one on purpose); a failure here
+    never undoes the write, it says in one line what to run instead.
     """
     from finder.search import update_index
     from finder.search.indexer import current_build
 
     index_dir = Path(current_app.config["INDEX_DIR"])
-    if not changed:
-        return
     if current_build(index_dir) is None:
-        click.echo("No search index yet: run `finder index build` to make these listings searchable.")
+        if changed:
+            click.echo("No search index yet: run `finder index build` to make these listings searchable.")
         return
     try:
-        click.echo(update_index(store, index_dir, progress=sys.stderr.isatty()).summary())
-    except FinderError as exc:
-        click.echo(f"The store is updated, but the index was not ({exc.detail}): run `finder index update`.", err=True)
+        report = update_index(store, index_dir, progress=sys.stderr.isatty())
+    except Exception as exc:  # noqa: BLE001 - the write is done; say what to run, keep the traceback for -v
+        logging.getLogger(__name__).debug("index update after the write failed", exc_info=True)
+        reason = exc.detail if isinstance(exc, FinderError) else f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'failed'}"
+        if "run `" in reason:
+            click.echo(f"The store is updated, but the search index is not: {reason}.", err=True)
+        else:
+            click.echo(f"The store is updated, but the search index is not ({reason}): run `finder index update`.", err=True)
+        return
+    if changed or report.build is not None:
+        click.echo(report.summary())
 
 
 def run_ingest(
@@ -744,6 +754,58 @@ def index_update_command() -> None:
     require_schema(store)
     report = update_index(store, _index_dir(), progress=sys.stderr.isatty())
     click.echo(report.summary())
+
+
+@index_group.command("follow")
+@click.option("--poll-seconds", type=click.FloatRange(0.1, 3600), default=None, help="Look at the store at least this often (default: INDEX_FOLLOW_POLL_SECONDS, 5).")
+@domain_errors
+def index_follow_command(poll_seconds: float | None) -> None:
+    """Keep this host's index level with the shared store (runs until stopped; one per host).
+
+    Wakes on PostgreSQL notifications from writes on any host, and polls too;
+    survives database restarts (reconnects with backoff). Builds the first
+    index when there is none.
+
+    \b
+    Example (systemd, supervisord or a container, restarted on exit):
+      FINDER_DATABASE_URL=postgresql+psycopg://... finder index follow
+    """
+    import signal
+    import threading
+
+    from finder.follow import follow
+
+    store = _store()
+    require_schema(store)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    poll = poll_seconds if poll_seconds is not None else float(current_app.config.get("INDEX_FOLLOW_POLL_SECONDS", 5))
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    follow(store, _index_dir(), poll_seconds=poll, stop=stop, report=click.echo)
+
+
+@main.command("doctor")
+@domain_errors
+def doctor_command() -> None:
+    """Remove what killed commands left behind, verify index and gazetteer checksums, report the index's lag.
+
+    Exit status 1 when something needs an operator (the line says what to run).
+
+    \b
+    Example:
+      finder doctor
+    """
+    from finder.follow import doctor
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    store = _store()
+    require_schema(store)
+    report = doctor(
+        store, _index_dir(), Path(app.config["GAZETTEER_PATH"]), max_lag_seconds=float(app.config.get("INDEX_MAX_LAG_SECONDS", 60))
+    )
+    click.echo(report.summary())
+    if report.problems:
+        raise click.exceptions.Exit(1)
 
 
 @index_group.command("status")

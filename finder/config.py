@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_DEFAULT_RADIUS_KM": 25,
     "SEARCH_MAX_RADIUS_KM": 200,
     "SECRET_KEY": None,
+    # /readyz answers 503 once the search index lacks a store write older than this (finder index follow keeps it small).
+    "INDEX_MAX_LAG_SECONDS": 60,
+    # How often `finder index follow` looks at the store besides PostgreSQL notifications.
+    "INDEX_FOLLOW_POLL_SECONDS": 5,
 }
 
 

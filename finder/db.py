@@ -10,7 +10,8 @@ import collections
 import copy
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +47,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+@dataclass(frozen=True)
+class PendingChanges:
+    """Writes an index has not applied yet: how many, the newest number, when the first was made."""
+
+    count: int
+    seq: int
+    first_at: datetime | None
+    earliest: datetime | None
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        if self.first_at is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.first_at).total_seconds())
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Aggregates bypass the column type, so SQLite hands back a naive (UTC) value or even text.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 class Store:
     """A database of practitioner listings at one SQLAlchemy URL."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         parsed = make_url(url)
-        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        # hide_parameters: a failed statement's message (disk full, a constraint)
+        # must never carry row data into an error, a traceback or a log.
+        kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +91,13 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._stats_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+
+    def location(self) -> str:
+        """Where the data lives, safe to print: the SQLite file, or the PostgreSQL database's name (no host, no credentials)."""
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() == "sqlite":
+            return str(Path(parsed.database or ":memory:").absolute())
+        return f"the {parsed.get_backend_name()} database {parsed.database or ''}".rstrip()
 
     @property
     def backend(self) -> str:
@@ -187,6 +221,30 @@ class Store:
         """When any practitioner last changed (added, updated or withdrawn)."""
         with self.reader() as session:
             return session.scalar(select(func.max(Practitioner.updated_at)))
+
+    def change_seq(self) -> int:
+        """The number of the newest committed write to the listings (0: none yet); see finder.changes."""
+        from finder.models import StoreChange
+
+        with self.reader() as session:
+            return int(session.scalar(select(func.coalesce(func.max(StoreChange.seq), 0))) or 0)
+
+    def pending_changes(self, after: int) -> PendingChanges:
+        """The writes numbered above ``after`` (what an index holding ``after`` lacks)."""
+        from finder.models import StoreChange
+
+        with self.reader() as session:
+            count, last, first_at, earliest = session.execute(
+                select(
+                    func.count(StoreChange.seq),
+                    func.max(StoreChange.seq),
+                    func.min(StoreChange.changed_at),
+                    func.min(StoreChange.earliest),
+                ).where(StoreChange.seq > after)
+            ).one()
+        return PendingChanges(
+            count=int(count or 0), seq=int(last or after), first_at=_aware(first_at), earliest=_aware(earliest)
+        )
 
     def has_sample_records(self) -> bool:
         with self.reader() as session:

@@ -99,6 +99,25 @@ class IndexMissing(FinderError):
     title = "Search index not built"
 
 
+class IndexDamaged(IndexMissing):
+    """A search index build whose files do not match its checksum manifest (refused, never served)."""
+
+    title = "Search index damaged"
+
+
+class GazetteerDamaged(GazetteerMissing):
+    """A gazetteer file that does not match its checksum, or that SQLite cannot read."""
+
+    title = "Gazetteer damaged"
+
+
+class DiskFull(FinderError):
+    """A write ran out of space; names the path and about how much is needed (never any data)."""
+
+    status = 507
+    title = "Disk full"
+
+
 class IndexBusy(FinderError):
     """Another `finder index build` or `update` is running on the same index directory."""
 

@@ -26,7 +26,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from finder.changes import record_change
 from finder.db import Store
+from finder.diskspace import disk_full, is_disk_full
 from finder.errors import FinderError, Problem
 from finder.models import (
     IngestRun,
@@ -372,6 +374,30 @@ def ingest(
 
     # 2. Write, in one transaction.
     records = [item.record for item in good if item.record is not None]
+    try:
+        _write_all(store, records, source, input_name, now, report, complete, progress)
+    except Exception as exc:
+        if is_disk_full(exc):
+            # One line, never the statement or its rows: the transaction rolled back whole.
+            raise disk_full(
+                store.location(), len(records) * 4000, f"finder ingest {source} ... again", kept="nothing was changed"
+            ) from None
+        raise
+    report.written = True
+    log.info("ingest %s: %s", source, report.summary())
+    return report
+
+
+def _write_all(
+    store: Store,
+    records: list[Record],
+    source: str,
+    input_name: str | None,
+    now: datetime,
+    report: IngestReport,
+    complete: bool,
+    progress: bool,
+) -> None:
     with store.session() as session:
         run = IngestRun(
             source=source, input_name=input_name, mode=report.mode, status="running", started_at=now, read=report.read
@@ -392,9 +418,9 @@ def ingest(
         run.finished_at = utcnow()
         session.flush()
         report.run_id = run.id
-    report.written = True
-    log.info("ingest %s: %s", source, report.summary())
-    return report
+        changed = report.added + report.updated + report.withdrawn
+        if changed:
+            record_change(session, command=f"ingest {source}", listings=changed, earliest=now)
 
 
 def _withdraw_missing(session: Session, source: str, seen: set[str], now: datetime) -> int:

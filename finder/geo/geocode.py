@@ -30,6 +30,7 @@ from urllib.parse import quote
 from finder.errors import (
     AmbiguousPlace,
     FinderError,
+    GazetteerMissing,
     InvalidPostcode,
     InvalidValue,
     LocationError,
@@ -356,6 +357,7 @@ class Geocoder:
         self.online = online
         self._current: Gazetteer | None = self._fixed
         self._retired: list[Gazetteer] = []
+        self._refused: tuple[tuple[int, ...] | None, GazetteerMissing] | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._cache = _LRU()
@@ -387,7 +389,7 @@ class Geocoder:
         with self._lock:
             current = self._current
             if current is None or not current.is_current():
-                opened = open_gazetteer(self.gazetteer_path)  # raises GazetteerMissing
+                opened = self._open_checked()
                 if current is not None:
                     # Other threads may be mid-lookup on the old file: retire it
                     # rather than close it under them.
@@ -397,6 +399,29 @@ class Geocoder:
             self._checked_at = now
             assert self._current is not None
             return self._current
+
+    def _open_checked(self) -> Gazetteer:
+        """Open (and checksum) the file; a file that failed stays refused until it changes, unhashed again."""
+        path = Path(self.gazetteer_path)
+        try:
+            stat = path.stat()
+            identity: tuple[int, ...] | None = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            identity = None
+        refused = self._refused
+        if refused is not None and identity is not None and refused[0] == identity:
+            raise refused[1]
+        try:
+            opened = open_gazetteer(self.gazetteer_path)  # raises GazetteerMissing / GazetteerDamaged
+        except GazetteerMissing as exc:
+            self._refused = (identity, exc)
+            if self._current is not None:
+                # The serving file was damaged or removed: stop using it.
+                self._retired.append(self._current)
+                self._current = None
+            raise
+        self._refused = None
+        return opened
 
     def close(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ appends the new versions to the last shard as a new segment, and switches.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import gc
 import json
@@ -34,7 +35,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,11 @@ import numpy as np
 from tqdm import tqdm
 
 from finder.db import Store
-from finder.errors import FinderError, IndexBusy
+from finder.diskspace import disk_full, is_disk_full
+from finder.errors import FinderError, IndexBusy, IndexDamaged
 from finder.models import StoredPractitioner
 from finder.search.analysis import DocAnalyser, Synonyms, fold
+from finder.search.integrity import verify_build, write_manifest
 from finder.vocab import (
     CONDITIONS,
     FUNDING,
@@ -161,6 +164,10 @@ class Status:
     indexed_through: datetime | None = None
     store_latest_change: datetime | None = None
     store_documents: int | None = None
+    indexed_seq: int = 0
+    store_seq: int = 0
+    #: Seconds since the oldest write the index lacks (0 when level).
+    lag_seconds: float = 0.0
     behind: bool = False
     rebuild_needed: str | None = None
     dead_rows: int = 0
@@ -186,6 +193,9 @@ class Status:
             "indexed_through": iso(self.indexed_through),
             "store_latest_change": iso(self.store_latest_change),
             "store_documents": self.store_documents,
+            "indexed_seq": self.indexed_seq,
+            "store_seq": self.store_seq,
+            "lag_seconds": round(self.lag_seconds, 1),
             "behind": self.behind,
             "rebuild_needed": self.rebuild_needed,
         }
@@ -197,11 +207,16 @@ class Status:
         lines = [
             f"Index {self.build} at {self.path}",
             f"  listings:  {self.documents}" + (f" (store has {self.store_documents})" if self.store_documents is not None else ""),
-            f"  built:     {self.built_at:%Y-%m-%d %H:%M:%S} UTC ({_age(age)} ago, {self.kind}"
-            + (f", took {self.build_seconds:.1f} s)" if self.build_seconds is not None else ")"),
+            (
+                f"  built:     {self.built_at:%Y-%m-%d %H:%M:%S} UTC ({_age(age)} ago, {self.kind}"
+                + (f", took {self.build_seconds:.1f} s)" if self.build_seconds is not None else ")")
+                if self.built_at is not None
+                else "  built:     unknown"
+            ),
         ]
         if self.behind:
-            lines.append("  state:     BEHIND the store: run `finder index update`")
+            lag = f" by {self.store_seq - self.indexed_seq} write(s), {_age(self.lag_seconds)}" if self.store_seq > self.indexed_seq else ""
+            lines.append(f"  state:     BEHIND the store{lag}: run `finder index update`")
         else:
             lines.append("  state:     up to date with the store")
         if self.rebuild_needed:
@@ -283,14 +298,58 @@ def _new_build_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
 
 
+def build_bytes(build_path: Path) -> int:
+    """Bytes a build takes (for "needs about ... MB" when the disk is full)."""
+    try:
+        return sum(p.stat().st_size for p in build_path.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+def _needed_bytes(index_dir: Path, store: Store) -> int:
+    name = current_build(index_dir)
+    if name is not None:
+        size = build_bytes(builds_dir(index_dir) / name)
+        if size:
+            return size
+    return store.count() * 4000  # about what a build takes per listing
+
+
+@contextlib.contextmanager
+def _writing(tmp: Path, index_dir: Path, store: Store, then: str) -> Iterator[None]:
+    """A failed build removes its temporary directory at once; a full disk is one clear line."""
+    try:
+        yield
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(exc):
+            kept = "the old index keeps serving" if current_build(index_dir) else "no index was switched"
+            raise disk_full(index_dir, _needed_bytes(index_dir, store), then, kept=kept) from None
+        raise
+
+
+def clean_temporary(index_dir: Path) -> list[Path]:
+    """Remove what killed builds and updates left (call with the build lock held); returns what went."""
+    index_dir = Path(index_dir)
+    removed = []
+    root = builds_dir(index_dir)
+    for path in root.iterdir() if root.is_dir() else ():
+        if path.name.startswith(TMP_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    for path in index_dir.glob(f"{CURRENT}.*.tmp"):
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 def _clean_up(index_dir: Path, keep: str) -> None:
     """Remove abandoned temporary builds and all but the newest few old builds."""
+    clean_temporary(index_dir)
     root = builds_dir(index_dir)
     old = []
     for path in root.iterdir():
-        if path.name.startswith(TMP_PREFIX):
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.is_dir() and path.name != keep:
+        if path.is_dir() and path.name != keep and not path.name.startswith(TMP_PREFIX):
             old.append(path)
     old.sort(key=lambda p: p.name, reverse=True)
     for path in old[KEEP_OLD_BUILDS:]:
@@ -509,8 +568,10 @@ def _shard_worker(url: str, shard: int, shards: int, shard_path: str, codes: dic
         finally:
             store.dispose()
         results.put(("done", shard, (data.arrays(), data.names, dict(data.words))))
-    except BaseException:
-        results.put(("error", shard, traceback.format_exc()))
+    except BaseException as exc:
+        # The parent reports one line (and a full disk as such); the traceback goes to the log.
+        log.error("index worker %s failed:\n%s", shard, traceback.format_exc())
+        results.put(("error", shard, (is_disk_full(exc), f"{type(exc).__name__}: {str(exc)[:200]}")))
 
 
 # ---------------------------------------------------------------------------
@@ -548,6 +609,7 @@ def _save(build_path: Path, arrays: dict[str, np.ndarray], names: list[str], wor
     meta["rows"] = int(len(arrays["pid"]))
     meta["documents"] = int(arrays["alive"].sum())
     (build_path / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    write_manifest(build_path)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -572,53 +634,67 @@ def build_index(store: Store, index_dir: Path | str, *, progress: bool = False, 
         _clean_up(index_dir, keep=current_build(index_dir) or "")
         name = _new_build_name()
         tmp = root / (TMP_PREFIX + name)
-        tmp.mkdir()
-        # Taken before reading: anything that changes while we read is picked
-        # up by the next `finder index update` (re-applying it is harmless).
-        store_mark = store.latest_change()
-        total = store.count()
-        if workers is None:
-            workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD else 1
-        codes = facet_codes()
-        bar = tqdm(total=total, desc="indexing", unit=" listings", disable=not progress, leave=False)
-        try:
-            if workers <= 1:
-                data = _write_shard(
-                    tmp / "shard0", store.iter_practitioners(include_withdrawn=False), codes, tick=bar.update
-                )
-                parts = [(data.arrays(), data.names, dict(data.words))]
-            else:
-                parts = _parallel_shards(store.url, tmp, workers, codes, bar)
-        finally:
-            bar.close()
-        arrays = _concat([p[0] for p in parts])
-        arrays["alive"] = np.ones(len(arrays["pid"]), dtype=bool)
-        names = [n for p in parts for n in p[1]]
-        words: Counter[str] = Counter()
-        for p in parts:
-            words.update(p[2])
-        seconds = time.perf_counter() - started
-        meta = {
-            "format": FORMAT_VERSION,
-            "name": name,
-            "kind": "full build",
-            "built_at": datetime.now(UTC).isoformat(),
-            "store_mark": _iso(store_mark),
-            "shards": [f"shard{i}" for i in range(len(parts))],
-            "codes": codes,
-            "synonyms": Synonyms.load().digest,
-            "seconds": round(seconds, 3),
-            "workers": workers,
-        }
-        _save(tmp, arrays, names, dict(words), meta)
-        final = root / name
-        os.replace(tmp, final)
-        _fsync_dir(root)
+        with _writing(tmp, index_dir, store, "finder index build"):
+            final = _build_into(store, index_dir, tmp, name, started, progress, workers)
         switch_current(index_dir, name)
         _clean_up(index_dir, keep=name)
-    report = BuildReport(build=name, documents=int(len(names)), seconds=time.perf_counter() - started, path=final, workers=workers)
+        meta = read_meta(final)
+    report = BuildReport(
+        build=name, documents=int(meta["documents"]), seconds=time.perf_counter() - started, path=final, workers=int(meta["workers"])
+    )
     log.info("%s", report.summary())
     return report
+
+
+def _build_into(
+    store: Store, index_dir: Path, tmp: Path, name: str, started: float, progress: bool, workers: int | None
+) -> Path:
+    root = tmp.parent
+    tmp.mkdir()
+    # Taken before reading: anything that changes while we read is picked
+    # up by the next `finder index update` (re-applying it is harmless).
+    store_seq = store.change_seq()
+    store_mark = store.latest_change()
+    total = store.count()
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_THRESHOLD else 1
+    codes = facet_codes()
+    bar = tqdm(total=total, desc="indexing", unit=" listings", disable=not progress, leave=False)
+    try:
+        if workers <= 1:
+            data = _write_shard(
+                tmp / "shard0", store.iter_practitioners(include_withdrawn=False), codes, tick=bar.update
+            )
+            parts = [(data.arrays(), data.names, dict(data.words))]
+        else:
+            parts = _parallel_shards(store.url, tmp, workers, codes, bar)
+    finally:
+        bar.close()
+    arrays = _concat([p[0] for p in parts])
+    arrays["alive"] = np.ones(len(arrays["pid"]), dtype=bool)
+    names = [n for p in parts for n in p[1]]
+    words: Counter[str] = Counter()
+    for p in parts:
+        words.update(p[2])
+    seconds = time.perf_counter() - started
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "kind": "full build",
+        "built_at": datetime.now(UTC).isoformat(),
+        "store_mark": _iso(store_mark),
+        "store_seq": store_seq,
+        "shards": [f"shard{i}" for i in range(len(parts))],
+        "codes": codes,
+        "synonyms": Synonyms.load().digest,
+        "seconds": round(seconds, 3),
+        "workers": workers,
+    }
+    _save(tmp, arrays, names, dict(words), meta)
+    final = root / name
+    os.replace(tmp, final)
+    _fsync_dir(root)
+    return final
 
 
 def _start_method() -> str:
@@ -664,7 +740,10 @@ def _parallel_shards(
             if kind == "progress":
                 bar.update(payload)
             elif kind == "error":
-                raise FinderError(f"index worker {shard} failed; the old index keeps serving:\n{payload}")
+                full, what = payload
+                if full:
+                    raise OSError(errno.ENOSPC, f"index worker {shard}: no space left on device")
+                raise FinderError(f"index worker {shard} failed ({what}); the old index keeps serving")
             else:
                 done[shard] = payload
     finally:
@@ -706,8 +785,12 @@ def update_index(store: Store, index_dir: Path | str, *, progress: bool = False)
         built = build_index(store, index_dir, progress=progress)
         return UpdateReport(build=built.build, rebuilt=True, reason="there was no index yet", seconds=built.seconds)
     source = builds_dir(index_dir) / name
-    meta = read_meta(source)
-    reason = _rebuild_reason(meta)
+    try:
+        verify_build(source)
+        meta = read_meta(source)
+        reason = _rebuild_reason(meta)
+    except IndexDamaged as exc:
+        meta, reason = {}, f"the current build is damaged: {exc.detail.split(': run')[0]}"
     if reason is None:
         with np.load(source / "arrays.npz") as loaded:
             rows = len(loaded["pid"])
@@ -721,90 +804,104 @@ def update_index(store: Store, index_dir: Path | str, *, progress: bool = False)
     with build_lock(index_dir):
         if current_build(index_dir) != name:
             raise IndexBusy("the index was switched while this update started; run `finder index update` again")
+        clean_temporary(index_dir)
+        # Both read before the listings: anything committed later is numbered
+        # higher and picked up by the next update (re-applying it is harmless).
+        store_seq = store.change_seq()
         store_mark = store.latest_change()
+        indexed_seq = int(meta.get("store_seq", 0))
         since = _parse_iso(meta.get("store_mark"))
+        pending = store.pending_changes(indexed_seq)
+        if since is not None and pending.earliest is not None and pending.earliest <= since:
+            # A write that committed after the one this index read last, with
+            # older timestamps (it started first): read from its start.
+            since = pending.earliest - timedelta(microseconds=1)
         changed = list(store.iter_practitioners(changed_since=since, include_withdrawn=True)) if since else list(
             store.iter_practitioners(include_withdrawn=True)
         )
-        if not changed:
+        if not changed and store_seq == indexed_seq:
             return UpdateReport(build=None, seconds=time.perf_counter() - started)
         new_name = _new_build_name()
         root = builds_dir(index_dir)
         tmp = root / (TMP_PREFIX + new_name)
-        tmp.mkdir()
-        _copy_build(source, tmp)
-        with np.load(source / "arrays.npz") as loaded:
-            arrays = {key: loaded[key] for key in loaded.files}
-        arrays.pop("name_rank", None)
-        names = json.loads((source / "names.json").read_text(encoding="utf-8"))
-        words = Counter(json.loads((source / "words.json").read_text(encoding="utf-8")))
+        with _writing(tmp, index_dir, store, "finder index update"):
+            tmp.mkdir()
+            _copy_build(source, tmp)
+            with np.load(source / "arrays.npz") as loaded:
+                arrays = {key: loaded[key] for key in loaded.files}
+            arrays.pop("name_rank", None)
+            names = json.loads((source / "names.json").read_text(encoding="utf-8"))
+            words = Counter(json.loads((source / "words.json").read_text(encoding="utf-8")))
 
-        report = UpdateReport(build=new_name)
-        pid = arrays["pid"]
-        alive = arrays["alive"].copy()
-        known = {int(p): i for i, p in enumerate(pid) if alive[i]}
-        for stored in changed:
-            row = known.get(stored.id)
-            if row is not None:
-                alive[row] = False
-            if stored.withdrawn_at is not None:
-                report.withdrawn += row is not None
-            elif row is not None:
-                report.updated += 1
-            else:
-                report.added += 1
-        arrays["alive"] = alive
+            report = UpdateReport(build=new_name)
+            pid = arrays["pid"]
+            alive = arrays["alive"].copy()
+            known = {int(p): i for i, p in enumerate(pid) if alive[i]}
+            for stored in changed:
+                row = known.get(stored.id)
+                if row is not None:
+                    alive[row] = False
+                if stored.withdrawn_at is not None:
+                    report.withdrawn += row is not None
+                elif row is not None:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            arrays["alive"] = alive
 
-        from whoosh import index as whoosh_index
+            from whoosh import index as whoosh_index
 
-        codes = meta["codes"]
-        shard_names = meta["shards"]
-        # Whoosh deletions keep its own statistics honest; our alive mask is what filters.
-        for shard in shard_names:
-            ix = whoosh_index.open_dir(str(tmp / shard))
-            try:
-                writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+            codes = meta["codes"]
+            shard_names = meta["shards"]
+            data = ShardData(codes)
+            # Whoosh deletions keep its own statistics honest; our alive mask is what filters.
+            # Nothing to write when only the change number moved (a write whose rows
+            # an earlier update already read): the new build then differs in meta only.
+            for shard in shard_names if changed else ():
+                ix = whoosh_index.open_dir(str(tmp / shard))
                 try:
-                    for stored in changed:
-                        writer.delete_by_term("pid", str(stored.id))
-                    if shard == shard_names[-1]:
-                        data = ShardData(codes)
-                        analyser = DocAnalyser(Synonyms.load())
-                        for stored in tqdm(changed, desc="updating", unit=" listings", disable=not progress, leave=False):
-                            if stored.withdrawn_at is not None:
-                                continue
-                            doc, lengths, doc_words = analyse(analyser, stored)
-                            writer.add_document(**doc)
-                            data.add(stored, lengths, doc_words)
-                    # merge=False: existing documents keep their numbers, so the
-                    # side arrays only grow at the end.
-                    writer.commit(merge=False)
-                except BaseException:
-                    writer.cancel()
-                    raise
-            finally:
-                ix.close()
-        new = data.arrays()
-        new["alive"] = np.ones(len(new["pid"]), dtype=bool)
-        arrays = _concat([arrays, new]) if len(new["pid"]) else arrays
-        names.extend(data.names)
-        words.update(data.words)
-        seconds = time.perf_counter() - started
-        new_meta = dict(meta)
-        new_meta.update(
-            {
-                "name": new_name,
-                "kind": "update",
-                "parent": name,
-                "built_at": datetime.now(UTC).isoformat(),
-                "store_mark": _iso(store_mark),
-                "seconds": round(seconds, 3),
-                "segments": int(meta.get("segments", len(shard_names))) + 1,
-            }
-        )
-        _save(tmp, arrays, names, dict(words), new_meta)
-        os.replace(tmp, root / new_name)
-        _fsync_dir(root)
+                    writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+                    try:
+                        for stored in changed:
+                            writer.delete_by_term("pid", str(stored.id))
+                        if shard == shard_names[-1]:
+                            analyser = DocAnalyser(Synonyms.load())
+                            for stored in tqdm(changed, desc="updating", unit=" listings", disable=not progress, leave=False):
+                                if stored.withdrawn_at is not None:
+                                    continue
+                                doc, lengths, doc_words = analyse(analyser, stored)
+                                writer.add_document(**doc)
+                                data.add(stored, lengths, doc_words)
+                        # merge=False: existing documents keep their numbers, so the
+                        # side arrays only grow at the end.
+                        writer.commit(merge=False)
+                    except BaseException:
+                        writer.cancel()
+                        raise
+                finally:
+                    ix.close()
+            new = data.arrays()
+            new["alive"] = np.ones(len(new["pid"]), dtype=bool)
+            arrays = _concat([arrays, new]) if len(new["pid"]) else arrays
+            names.extend(data.names)
+            words.update(data.words)
+            seconds = time.perf_counter() - started
+            new_meta = dict(meta)
+            new_meta.update(
+                {
+                    "name": new_name,
+                    "kind": "update",
+                    "parent": name,
+                    "built_at": datetime.now(UTC).isoformat(),
+                    "store_mark": _iso(store_mark),
+                    "store_seq": store_seq,
+                    "seconds": round(seconds, 3),
+                    "segments": int(meta.get("segments", len(shard_names))) + (1 if changed else 0),
+                }
+            )
+            _save(tmp, arrays, names, dict(words), new_meta)
+            os.replace(tmp, root / new_name)
+            _fsync_dir(root)
         switch_current(index_dir, new_name)
         _clean_up(index_dir, keep=new_name)
     report.seconds = time.perf_counter() - started
@@ -833,11 +930,19 @@ def index_status(store: Store, index_dir: Path | str) -> Status:
     name = current_build(index_dir)
     if name is None:
         return Status(exists=False, path=index_dir)
-    meta = read_meta(builds_dir(index_dir) / name)
+    try:
+        meta = read_meta(builds_dir(index_dir) / name)
+    except (OSError, ValueError):
+        return Status(exists=True, path=index_dir, build=name, behind=True, rebuild_needed="the build's meta.json is damaged")
     latest = store.latest_change()
     through = _parse_iso(meta.get("store_mark"))
-    behind = latest is not None and (through is None or latest > through)
+    indexed_seq = int(meta.get("store_seq", 0))
+    pending = store.pending_changes(indexed_seq)
+    behind = pending.count > 0 or (latest is not None and (through is None or latest > through))
     return Status(
+        indexed_seq=indexed_seq,
+        store_seq=pending.seq,
+        lag_seconds=pending.age_seconds(),
         exists=True,
         path=index_dir,
         build=name,

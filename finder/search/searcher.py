@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from finder.errors import IndexMissing
+from finder.errors import FinderError, IndexDamaged, IndexMissing
 from finder.geo.distance import bounding_box, haversine_km
 from finder.search.analysis import MIN_PREFIX, Concept, Synonyms
 from finder.search.indexer import builds_dir, current_build, read_meta
+from finder.search.integrity import read_manifest, verify_build
 from finder.search.schema import ENGLISH_FIELDS, FIELD_WEIGHTS
 
 EXTENSION_KEY = "finder.search"
@@ -168,13 +169,29 @@ class Snapshot:
     """One open build. Thread-safe for reading; caches are guarded by a lock."""
 
     def __init__(self, index_dir: Path, name: str) -> None:
+        started = time.perf_counter()
+        self.name = name
+        self.path = builds_dir(index_dir) / name
+        # Before anything reads a file: a truncated segment must be refused here,
+        # not met by Whoosh (500s, or SIGBUS on a mapped file).
+        self.manifest = read_manifest(self.path)
+        verify_build(self.path, files=self.manifest)
+        try:
+            self._open(name)
+        except FinderError:
+            raise
+        except Exception as exc:
+            raise IndexDamaged(
+                f"the search index build {name} could not be opened ({type(exc).__name__}): run `finder index build`"
+            ) from exc
+        self._lock = threading.RLock()
+        self.open_seconds = time.perf_counter() - started
+
+    def _open(self, name: str) -> None:
         from whoosh import index as whoosh_index
         from whoosh.reading import MultiReader
         from whoosh.searching import Searcher
 
-        started = time.perf_counter()
-        self.name = name
-        self.path = builds_dir(index_dir) / name
         self.meta = read_meta(self.path)
         self._indexes = [whoosh_index.open_dir(str(self.path / shard)) for shard in self.meta["shards"]]
         # Leaf segment readers and where their docnums start, for reading posting blocks.
@@ -249,8 +266,6 @@ class Snapshot:
         self.online_rows = np.flatnonzero(self.flags["online"] & self.alive)
         self.synonyms = Synonyms.load()
         self._facet_matrix(a)
-
-        self._lock = threading.RLock()
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._postings_size = 0
         self._concepts: OrderedDict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
@@ -259,7 +274,6 @@ class Snapshot:
         self._users = 0
         self._retired = False
         self.closed = False
-        self.open_seconds = time.perf_counter() - started
 
     def _facet_matrix(self, a: dict[str, np.ndarray]) -> None:
         """Every facet's bits and the flags side by side, one byte row per document,
@@ -552,6 +566,8 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._checked_at = float("-inf")
+        #: The build that failed to open and why: not hashed again until CURRENT names another.
+        self._refused: tuple[str, FinderError] | None = None
 
     def _refresh(self) -> Snapshot:
         """The snapshot to use now (caller holds the lock)."""
@@ -569,14 +585,35 @@ class SearchIndex:
                 "the search index has not been built yet: run `finder index build` "
                 f"(index directory {self.index_dir})"
             )
-        if self._snapshot is None or self._snapshot.name != name:
+        if self._refused is not None and self._refused[0] == name:
+            raise self._refused[1]
+        if self._snapshot is not None and self._snapshot.name == name:
+            try:
+                # A stat per file, once a check interval: a file truncated under
+                # us takes this build out of service before Whoosh reads past its end.
+                verify_build(self._snapshot.path, digests=False, files=self._snapshot.manifest)
+            except IndexDamaged as exc:
+                self._refused = (name, exc)
+                self._retire()
+                raise
+            return self._snapshot
+        try:
             fresh = Snapshot(self.index_dir, name)
-            old, self._snapshot = self._snapshot, fresh
-            if old is not None:
-                old._retired = True
-                if old._users == 0:
-                    old.close()
+        except IndexMissing as exc:
+            self._refused = (name, exc)
+            self._retire()
+            raise
+        self._refused = None
+        self._retire()
+        self._snapshot = fresh
         return self._snapshot
+
+    def _retire(self) -> None:
+        old, self._snapshot = self._snapshot, None
+        if old is not None:
+            old._retired = True
+            if old._users == 0:
+                old.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:

@@ -115,6 +115,34 @@ def check_index(app: Flask, *, store_listings: int | None = None) -> dict[str, A
     if store_listings is not None:
         # Informational: listings loaded since the build appear after `finder index update`.
         result["store_listings"] = store_listings
+        result.update(_index_lag(app, int(meta.get("store_seq", 0))))
+    return result
+
+
+def _index_lag(app: Flask, indexed_seq: int) -> dict[str, Any]:
+    """How far the index this worker serves is behind the store (finder.changes); not ok beyond the bound."""
+    from finder.db import store_from
+
+    try:
+        pending = store_from(app).pending_changes(indexed_seq)
+    except Exception:  # noqa: BLE001 - the store check reports the store's own failure
+        log.warning("health: could not read the store's change log", exc_info=True)
+        return {}
+    lag = pending.age_seconds()
+    bound = float(app.config.get("INDEX_MAX_LAG_SECONDS", 60))
+    result: dict[str, Any] = {
+        "indexed_seq": indexed_seq,
+        "store_seq": pending.seq,
+        "behind_writes": pending.count,
+        "lag_seconds": round(lag, 1),
+        "max_lag_seconds": bound,
+    }
+    if pending.count and lag > bound:
+        result["ok"] = False
+        result["problem"] = (
+            f"the index is {pending.count} store write(s) behind, the oldest {lag:.0f} s ago "
+            f"(allowed {bound:g} s): run `finder index update`, or check this host's `finder index follow`"
+        )
     return result
 
 
