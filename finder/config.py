@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_DEFAULT_RADIUS_KM": 25,
     "SEARCH_MAX_RADIUS_KM": 200,
     "SECRET_KEY": None,
+    # A registration check older than this many days is not shown as "Registered" (finder.safety, hazard H2).
+    "REGISTRATION_MAX_AGE_DAYS": 90,
 }
 
 

@@ -332,7 +332,9 @@ def to_record(row: Practitioner) -> Record:
         home_visits=home,
         funding=list(row.funding or []),
         referral_routes=[
-            ReferralRoute.model_construct(route=r["route"], only_for=list(r.get("only_for") or []))
+            ReferralRoute.model_construct(
+                route=r["route"], only_for=list(r.get("only_for") or []), not_for=list(r.get("not_for") or [])
+            )
             for r in (row.referral_routes or [])
         ],
         referral_notes=row.referral_notes,

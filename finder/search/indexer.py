@@ -44,6 +44,7 @@ from tqdm import tqdm
 from finder.db import Store
 from finder.errors import FinderError, IndexBusy
 from finder.models import StoredPractitioner
+from finder.safety import is_not_practising, route_masks
 from finder.search.analysis import DocAnalyser, Synonyms, fold
 from finder.vocab import (
     CONDITIONS,
@@ -59,7 +60,8 @@ from finder.vocab import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: flag_not_practising and the per-route arrays (route_groups_*, route_excl_*) of finder.safety.
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -88,7 +90,7 @@ FACET_VALUES: dict[str, Any] = {
     "gender": lambda r: [r.gender] if r.gender else [],
     "membership": lambda r: r.memberships,
 }
-FLAGS = ("visits_home", "registered", "accepting", "wheelchair", "online")
+FLAGS = ("visits_home", "registered", "accepting", "wheelchair", "online", "not_practising")
 
 
 def bit_dtype(size: int) -> np.dtype[Any]:
@@ -336,6 +338,9 @@ class ShardData:
         self.pid: list[int] = []
         self.bits: dict[str, list[int]] = {name: [] for name in codes}
         self.flags: dict[str, list[bool]] = {name: [] for name in FLAGS}
+        # Where each referral route applies (finder.safety.route_masks): condition groups, excluded conditions.
+        self.route_groups: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
+        self.route_excl: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
         self.hv: list[tuple[float, float, float]] = []
         self.lengths: dict[str, list[int]] = {f: [] for f in ("name", "clinical", "body", "place")}
         self.names: list[str] = []
@@ -367,6 +372,12 @@ class ShardData:
         self.flags["accepting"].append(r.accepting_new_patients is True)
         self.flags["wheelchair"].append(bool(r.wheelchair_access))
         self.flags["online"].append("online" in settings)
+        self.flags["not_practising"].append(is_not_practising(r.registration.status))
+        masks = route_masks(r, self.bit_of["specialism"], self.bit_of["condition"])
+        for code in self.codes["referral_route"]:
+            groups, excluded = masks.get(code, (0, 0))
+            self.route_groups[code].append(groups)
+            self.route_excl[code].append(excluded)
         hv = r.home_visits
         if hv is not None and hv.lat is not None and hv.lon is not None:
             self.hv.append((hv.lat, hv.lon, float(hv.coverage_radius_km)))
@@ -392,6 +403,9 @@ class ShardData:
             out[f"bits_{name}"] = np.asarray(values, dtype=bit_dtype(len(self.codes[name])))
         for name, flags in self.flags.items():
             out[f"flag_{name}"] = np.asarray(flags, dtype=bool)
+        for code in self.codes["referral_route"]:
+            out[f"route_groups_{code}"] = np.asarray(self.route_groups[code], dtype=bit_dtype(len(self.codes["specialism"])))
+            out[f"route_excl_{code}"] = np.asarray(self.route_excl[code], dtype=bit_dtype(len(self.codes["condition"])))
         hv = np.asarray(self.hv, dtype=np.float64).reshape(-1, 3)
         out["hv_lat"], out["hv_lon"], out["hv_radius"] = hv[:, 0].copy(), hv[:, 1].copy(), hv[:, 2].copy()
         for name, lengths in self.lengths.items():

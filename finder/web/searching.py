@@ -16,6 +16,7 @@ from finder.web.params import (
     LocationResolver,
     SearchRequest,
     build_query,
+    require_place_for_home_visits,
     require_what_or_where,
     resolve_location,
 )
@@ -73,6 +74,7 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
     """
     geocoder = geocoder_for(app) if request.near and not request.uses_point else None
     location = resolve_location(request, geocoder)
+    require_place_for_home_visits(request, location)
     search = build_query(request, location, app.config)
     results = finder.search.query(search)
     if results.needs_input:
