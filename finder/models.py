@@ -455,3 +455,27 @@ class RegistrationCheck(Base):
     changed: Mapped[bool] = mapped_column(Boolean, default=False)
     source_url: Mapped[str | None] = mapped_column(Text)
     ingest_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True)
+
+
+# ---------------------------------------------------------------------------
+# Reports of problems with a listing (finder.reports). Revision 0005 creates the table.
+# Never shown publicly: only operators read them (`finder reports list`).
+
+
+class ProblemReport(Base):
+    """Someone told us a listing is wrong (closed, not registered, wrong phone...)."""
+
+    __tablename__ = "problem_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id", ondelete="CASCADE"), index=True)
+    #: A code from finder.reports.PROBLEM_KINDS.
+    kind: Mapped[str] = mapped_column(String(32))
+    details: Mapped[str | None] = mapped_column(Text)
+    #: How to reach the reporter, only if they chose to give it.
+    contact: Mapped[str | None] = mapped_column(String(200))
+    #: A keyed hash of the sender's address (never the address itself), for the rate limit.
+    sender_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_note: Mapped[str | None] = mapped_column(String(300))
