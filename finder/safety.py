@@ -64,7 +64,7 @@ def not_practising_warning(record: Record) -> str:
     checked = record.registration.checked_on
     when = f" when we last checked on {_uk_date(checked)}" if checked else ""
     return (
-        f"Not registered to practise: the HCPC register showed “{label}”{when}. "
+        f"The HCPC register showed “{label}”{when}. "
         "Do not book or refer until the HCPC register shows them as registered."
     )
 

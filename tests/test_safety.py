@@ -43,7 +43,7 @@ def test_how_to_be_seen_never_invites_booking_a_listing_that_may_not_practise(st
     step = present.next_step(record)
     assert "refer yourself" not in step and "book online" not in step
     assert step.startswith("Do not book or refer")
-    assert "not registered to practise" in safety.not_practising_warning(record).lower()
+    assert "do not book or refer" in safety.not_practising_warning(record).lower()
 
 
 # ---- H2: stale or missing registration checks ----------------------------------------

@@ -107,6 +107,7 @@ def test_a_check_years_old_is_not_shown_as_registered(web_client: Any, web_site:
     text = text_of(page)
     assert "Last checked on 5 January 2022 — check the HCPC register" in text
     assert "Registered with the HCPC (checked" not in text
+    assert "Registered with the HCPC when last checked: the check is too old to rely on" in text
     assert 'href="https://www.hcpc-uk.org/check-the-register/professional-registration-detail/?query=PH7700300' in page.get_data(
         as_text=True
     )
