@@ -157,3 +157,24 @@ def test_the_import_date_never_reads_as_a_check() -> None:
     assert unknown.is_stale and "ask the service" in unknown.waiting_note
     old = safety.freshness([date(2025, 1, 1)], date(2026, 12, 1), today=TODAY)
     assert old.is_stale and "may be out of date" in old.waiting_note
+
+
+# ---- the hazard log points at tests that exist ------------------------------------------
+
+
+def test_every_test_named_in_the_hazard_log_exists() -> None:
+    """docs/clinical-safety.md links each hazard to its tests: a renamed test must not leave a dead link."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    log = (root / "docs" / "clinical-safety.md").read_text(encoding="utf-8")
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", log)
+    assert len(named) >= 30
+    hazards = re.findall(r"^## (H\d+)\.", log, re.M)
+    assert hazards == [f"H{i}" for i in range(1, len(hazards) + 1)] and len(hazards) >= 8
+    for path, name in named:
+        tree = ast.parse((root / path).read_text(encoding="utf-8"))
+        functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert name in functions, f"{path}::{name} is named in docs/clinical-safety.md but does not exist"
