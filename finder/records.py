@@ -371,6 +371,10 @@ class Record(_Model):
     def content_hash(self) -> str:
         """Stable hash of everything but fetch timestamps: unchanged input, unchanged hash."""
         data = self.model_dump(mode="json", exclude={"provenance": {"fetched_at"}})
+        for route in data["referral_routes"]:
+            # Routes without condition limits hash as before not_for existed: no spurious "changed".
+            if not route.get("not_for"):
+                route.pop("not_for", None)
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

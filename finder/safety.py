@@ -142,6 +142,8 @@ def registration_display(
     checked = registration.checked_on
     link = check_url or check_url_for(registration.number)
     practising = status in PRACTISING_STATUSES
+    # TODO(lead): when issue 10's registration end date lands (finder.registration), a
+    # registration past its end date should count as stale here too.
     stale = is_stale(checked, today, max_age_days)
     when = f" (checked {_uk_date(checked)})" if checked else ""
     if is_not_practising(status):
