@@ -60,7 +60,7 @@ from finder.vocab import (
 
 log = logging.getLogger(__name__)
 
-#: 2: flag_not_practising and the per-route arrays (route_groups_*, route_excl_*) of finder.safety.
+#: 2: flag_not_practising, checked_day and the per-route arrays (route_groups_*, route_excl_*) of finder.safety.
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 BUILDS = "builds"
@@ -340,6 +340,7 @@ class ShardData:
         self.flags: dict[str, list[bool]] = {name: [] for name in FLAGS}
         # Where each referral route applies (finder.safety.route_masks): condition groups, excluded conditions.
         self.route_groups: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
+        self.checked_day: list[int] = []
         self.route_excl: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
         self.hv: list[tuple[float, float, float]] = []
         self.lengths: dict[str, list[int]] = {f: [] for f in ("name", "clinical", "body", "place")}
@@ -373,6 +374,8 @@ class ShardData:
         self.flags["wheelchair"].append(bool(r.wheelchair_access))
         self.flags["online"].append("online" in settings)
         self.flags["not_practising"].append(is_not_practising(r.registration.status))
+        checked = r.registration.checked_on
+        self.checked_day.append(checked.toordinal() if checked else 0)
         masks = route_masks(r, self.bit_of["specialism"], self.bit_of["condition"])
         for code in self.codes["referral_route"]:
             groups, excluded = masks.get(code, (0, 0))
@@ -406,6 +409,7 @@ class ShardData:
         for code in self.codes["referral_route"]:
             out[f"route_groups_{code}"] = np.asarray(self.route_groups[code], dtype=bit_dtype(len(self.codes["specialism"])))
             out[f"route_excl_{code}"] = np.asarray(self.route_excl[code], dtype=bit_dtype(len(self.codes["condition"])))
+        out["checked_day"] = np.asarray(self.checked_day, dtype=np.int32)
         hv = np.asarray(self.hv, dtype=np.float64).reshape(-1, 3)
         out["hv_lat"], out["hv_lon"], out["hv_radius"] = hv[:, 0].copy(), hv[:, 1].copy(), hv[:, 2].copy()
         for name, lengths in self.lengths.items():

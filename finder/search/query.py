@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
 from finder.errors import InvalidParameters
 from finder.geo import Location
-from finder.safety import ReferralContext, referral_context
+from finder.safety import ReferralContext, max_check_age_days, referral_context
 
 #: Facets that filter by vocabulary codes (OR within one facet, AND across facets).
 #: Keys are vocabulary names from finder.vocab.
@@ -357,6 +358,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         filters[facet] = (values & values.dtype.type(wanted)) != 0
     if not search.include_not_practising:
         filters["registration"] = ~snap.flags["not_practising"][rows]
+    registered = registered_now(snap, rows)
     chosen_flags = {
         "visits_home": search.visits_home,
         "registered": search.registered_only,
@@ -365,7 +367,12 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     }
     for flag, on in chosen_flags.items():
         if on:
-            values = visits_you if flag == "visits_home" and visits_you is not None else snap.flags[flag][rows]
+            if flag == "visits_home" and visits_you is not None:
+                values = visits_you
+            elif flag == "registered":
+                values = registered
+            else:
+                values = snap.flags[flag][rows]
             filters["flag:" + flag] = values
     if placed is not None:
         # In the area (a location in range, or they visit you) — or online, when online is asked for.
@@ -396,6 +403,11 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["visits_home"]))
         flag_byte |= visits_you.astype(np.uint8) << np.uint8(snap.flag_bit["visits_home"])
         matrix[:, snap.flag_column] = flag_byte
+    # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
+    flag_byte = matrix[:, snap.flag_column]
+    flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["registered"]))
+    flag_byte |= registered.astype(np.uint8) << np.uint8(snap.flag_bit["registered"])
+    matrix[:, snap.flag_column] = flag_byte
     counted: dict[str, np.ndarray] = {}
 
     def counts_for(leave_out: str | None) -> np.ndarray:
@@ -510,10 +522,23 @@ def _online_anywhere(snap: Any, search: SearchQuery, text_docs: np.ndarray | Non
         else:
             values = snap.bits[facet][rows]
         mask &= (values & values.dtype.type(wanted)) != 0
-    for flag, on in (("registered", search.registered_only), ("accepting", search.accepting), ("wheelchair", search.wheelchair)):
+    if search.registered_only:
+        mask &= registered_now(snap, rows)
+    for flag, on in (("accepting", search.accepting), ("wheelchair", search.wheelchair)):
         if on:
             mask &= snap.flags[flag][rows]
     return int(mask.sum())
+
+
+def registered_now(snap: Any, rows: np.ndarray) -> np.ndarray:
+    """Per row: registered to practise *and* checked recently enough to be shown as "Registered"
+    (finder.safety.registration_display, hazard H2). The age is measured today, so it is
+    computed here from the check date in the index, not fixed when the index was built."""
+    practising = snap.flags["registered"][rows]
+    if snap.checked_day is None:
+        return practising  # type: ignore[no-any-return]
+    fresh_since = (date.today() - timedelta(days=max_check_age_days())).toordinal()
+    return practising & (snap.checked_day[rows] >= fresh_since)  # type: ignore[no-any-return]
 
 
 def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.ndarray:

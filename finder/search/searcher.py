@@ -209,6 +209,8 @@ class Snapshot:
             # An index built before the flag existed: hide everyone not known to be
             # practising (safe, if too strict) until `finder index build` runs.
             self.flags["not_practising"] = ~self.flags["registered"]
+        # When the registration was last checked (date ordinal, 0: never); None in an older index.
+        self.checked_day: np.ndarray | None = a.get("checked_day")
         # Where each referral route applies (finder.safety.route_masks); None in an older index.
         routes = self.codes.get("referral_route", [])
         self.route_groups: dict[str, np.ndarray] | None = None

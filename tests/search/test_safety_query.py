@@ -39,6 +39,8 @@ def status_listings() -> list[tuple[str, Record]]:
     rows.append(("not_ms", listing("not_ms", km=3.5, registration=_registration("registered", "not_ms"),
                                    specialisms=["musculoskeletal", "neurological"], conditions=["back_pain", "multiple_sclerosis"],
                                    referral_routes=[{"route": "self_referral", "not_for": ["multiple_sclerosis"]}, {"route": "gp"}])))
+    rows.append(("stale", listing("stale", km=4.5, conditions=["fatigue"], specialisms=["respiratory"],
+                                  registration={"number": "PH7654321", "status": "registered", "checked_on": "2022-01-05"})))
     return rows
 
 
@@ -89,6 +91,17 @@ def test_i_can_refer_myself_honours_route_limits(
     limited = {"msk_only", "not_ms"} & set(status_index.keys(counted))
     others = len(set(status_index.keys(counted)) - limited)  # unlimited self-referral listings
     assert counted.facets["referral_route"]["self_referral"] == len(expected) + others
+
+
+def test_registered_only_leaves_out_a_stale_check(status_index: SeededIndex) -> None:
+    """Hazard H2: a check years old is not "Registered", so the "registered only" filter and its count leave it out."""
+    everyone = status_index.search(location=HERE, text="fatigue")
+    assert status_index.keys(everyone) == ["stale"]
+    assert everyone.facets["flags"]["registered"] == 0
+    assert status_index.search(location=HERE, text="fatigue", registered_only=True).total == 0
+    assert status_index.search(text="fatigue", registered_only=True).total == 0
+    fresh = status_index.search(location=HERE, text="copd", registered_only=True, per_page=50)
+    assert set(status_index.keys(fresh)) == {"registered", "conditions_of_practice"}
 
 
 def test_an_update_after_a_status_change_hides_the_listing(status_index: SeededIndex) -> None:

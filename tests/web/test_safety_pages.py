@@ -114,6 +114,8 @@ def test_a_check_years_old_is_not_shown_as_registered(web_client: Any, web_site:
     results = web_client.get(f"/search?{NEAR_YORK}&q=copd")
     card = card_text(results, "Stan Stale")
     assert "Last checked on 5 January 2022" in card
+    registered_only = result_names(web_client.get(f"/search?{NEAR_YORK}&q=copd&registered_only=true"))
+    assert "Stan Stale" not in registered_only and "Rita Registered" in registered_only
     api = web_client.get(f"/api/v1/practitioners/{web_site.ids['Stan']}").get_json()
     assert api["registration"]["shown_as_registered"] is False and api["registration"]["check_is_stale"] is True
 
