@@ -958,5 +958,75 @@ def sample_generate_command(count: int, seed: int, out: Path, gazetteer_path: Pa
     click.echo(report.summary())
 
 
+
+# ---------------------------------------------------------------------------
+# reports of problems with listings (finder.reports)
+
+
+@main.group("reports")
+def reports_group() -> None:
+    """Reports sent through "Report a problem with this listing" (never shown publicly)."""
+
+
+def format_reports(rows: list[Any]) -> str:
+    from finder.reports import PROBLEM_KINDS
+
+    if not rows:
+        return "No reports."
+    lines = []
+    for r in rows:
+        state = f"closed {r.closed_at:%Y-%m-%d}" + (f" ({r.closed_note})" if r.closed_note else "") if r.closed_at else "open"
+        lines.append(f"#{r.id}  {r.created_at:%Y-%m-%d %H:%M}  listing {r.practitioner_id} ({r.practitioner_name})  [{state}]")
+        lines.append(f"    {PROBLEM_KINDS.get(r.kind, r.kind)}")
+        if r.details:
+            lines.append("    " + r.details.replace("\n", "\n    "))
+        if r.contact:
+            lines.append(f"    contact: {r.contact}")
+    return "\n".join(lines)
+
+
+@reports_group.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Closed reports too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@domain_errors
+def reports_list_command(include_closed: bool, as_json: bool) -> None:
+    """Open reports, newest first.
+
+    \b
+    Example:
+      finder reports list --all
+    """
+    from dataclasses import asdict
+
+    from finder.reports import list_reports
+
+    store = _store()
+    require_schema(store)
+    rows = list_reports(store, include_closed=include_closed)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2, default=str))
+    else:
+        click.echo(format_reports(rows))
+
+
+@reports_group.command("close")
+@click.argument("report_id", type=click.IntRange(1))
+@click.option("--note", default="", help="What was done, e.g. 'phone number corrected'.")
+@domain_errors
+def reports_close_command(report_id: int, note: str) -> None:
+    """Mark a report dealt with.
+
+    \b
+    Example:
+      finder reports close 12 --note "listing withdrawn: clinic closed"
+    """
+    from finder.reports import close_report
+
+    store = _store()
+    require_schema(store)
+    close_report(store, report_id, note)
+    click.echo(f"Closed report #{report_id}.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

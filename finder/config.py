@@ -64,6 +64,13 @@ DEFAULTS: dict[str, Any] = {
     "INDEX_MAX_LAG_SECONDS": 60,
     # How often `finder index follow` looks at the store besides PostgreSQL notifications.
     "INDEX_FOLLOW_POLL_SECONDS": 5,
+    # A registration check older than this many days is not shown as "Registered" (finder.safety, hazard H2).
+    "REGISTRATION_MAX_AGE_DAYS": 90,
+    # "Report a problem with this listing" (finder.reports): per sender, per hour and per listing per
+    # day (0: no limit), and the largest request body taken.
+    "REPORTS_PER_HOUR": 5,
+    "REPORTS_PER_LISTING_PER_DAY": 2,
+    "REPORT_MAX_BYTES": 16384,
 }
 
 

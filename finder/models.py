@@ -332,7 +332,9 @@ def to_record(row: Practitioner) -> Record:
         home_visits=home,
         funding=list(row.funding or []),
         referral_routes=[
-            ReferralRoute.model_construct(route=r["route"], only_for=list(r.get("only_for") or []))
+            ReferralRoute.model_construct(
+                route=r["route"], only_for=list(r.get("only_for") or []), not_for=list(r.get("not_for") or [])
+            )
             for r in (row.referral_routes or [])
         ],
         referral_notes=row.referral_notes,
@@ -473,3 +475,27 @@ class StoreChange(Base):
     listings: Mapped[int] = mapped_column(Integer, default=0)
     #: The oldest ``updated_at`` this write gave a listing: an index update reads from here.
     earliest: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------------------
+# Reports of problems with a listing (finder.reports). Revision 0005 creates the table.
+# Never shown publicly: only operators read them (`finder reports list`).
+
+
+class ProblemReport(Base):
+    """Someone told us a listing is wrong (closed, not registered, wrong phone...)."""
+
+    __tablename__ = "problem_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("practitioners.id", ondelete="CASCADE"), index=True)
+    #: A code from finder.reports.PROBLEM_KINDS.
+    kind: Mapped[str] = mapped_column(String(32))
+    details: Mapped[str | None] = mapped_column(Text)
+    #: How to reach the reporter, only if they chose to give it.
+    contact: Mapped[str | None] = mapped_column(String(200))
+    #: A keyed hash of the sender's address (never the address itself), for the rate limit.
+    sender_key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_note: Mapped[str | None] = mapped_column(String(300))

@@ -250,19 +250,27 @@ class HomeVisits(_Model):
 
 
 class ReferralRoute(_Model):
-    """Who may refer, optionally only for some condition groups (specialisms).
+    """Who may refer, optionally only for some condition groups (specialisms)
+    and not for some conditions.
 
     NHS services often take self-referrals for musculoskeletal problems only,
-    and need a GP or specialist referral for neurological conditions.
+    and need a GP or specialist referral for neurological conditions; some take
+    self-referrals for anything but, say, multiple sclerosis (``not_for``).
+    Which route applies to whom is decided in :mod:`finder.safety`.
     """
 
     route: RouteCode
     only_for: list[Specialism] = Field(default_factory=list)
+    not_for: list[Condition] = Field(default_factory=list)
 
-    @field_validator("only_for")
+    @field_validator("only_for", "not_for")
     @classmethod
     def _dedupe(cls, value: list[str]) -> list[str]:
         return _unique(value)
+
+    @property
+    def is_limited(self) -> bool:
+        return bool(self.only_for or self.not_for)
 
     def applies_to(self, specialism: str | None) -> bool:
         return not self.only_for or specialism is None or specialism in self.only_for
@@ -354,7 +362,7 @@ class Record(_Model):
 
     @property
     def self_referral_for_all(self) -> bool:
-        return any(r.route == "self_referral" and not r.only_for for r in self.referral_routes)
+        return any(r.route == "self_referral" and not r.is_limited for r in self.referral_routes)
 
     @property
     def wheelchair_access(self) -> bool:
@@ -363,6 +371,10 @@ class Record(_Model):
     def content_hash(self) -> str:
         """Stable hash of everything but fetch timestamps: unchanged input, unchanged hash."""
         data = self.model_dump(mode="json", exclude={"provenance": {"fetched_at"}})
+        for route in data["referral_routes"]:
+            # Routes without condition limits hash as before not_for existed: no spurious "changed".
+            if not route.get("not_for"):
+                route.pop("not_for", None)
         blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

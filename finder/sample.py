@@ -674,7 +674,8 @@ def _text(value: Any) -> str:
 
 def _routes(record: Record) -> str:
     return ";".join(
-        r.route + (":" + "+".join(r.only_for) if r.only_for else "") for r in record.referral_routes
+        r.route + (":" + "+".join([*r.only_for, *("!" + c for c in r.not_for)]) if r.is_limited else "")
+        for r in record.referral_routes
     )
 
 

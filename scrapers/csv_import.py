@@ -69,7 +69,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("home_visits_postcode", "Base postcode for home visits (blank: no home visits).", "LS6 2AB"),
     Column("home_visits_radius_km", "How far from that postcode they visit, in km (up to 200).", "15"),
     Column("funding", _allowed("funding") + ".", "private;insurance"),
-    Column("referral_routes", "Who may refer: " + ", ".join(VOCABULARIES["referral_route"].terms) + ". Limit a route to condition groups with ':' and '+', e.g. self_referral:musculoskeletal+sports.", "self_referral;gp;ms_nurse"),
+    Column("referral_routes", "Who may refer: " + ", ".join(VOCABULARIES["referral_route"].terms) + ". Limit a route to condition groups with ':' and '+', e.g. self_referral:musculoskeletal+sports; rule out conditions with '!', e.g. self_referral:!multiple_sclerosis+!stroke (any condition code).", "self_referral:!multiple_sclerosis;gp;ms_nurse"),
     Column("referral_email", "Email address for referrals.", "referrals@example.org"),
     Column("referral_phone", "Phone number for referrals.", ""),
     Column("referral_notes", "Referral criteria and what to include in a referral.", "Please include diagnosis, current medication and mobility aids."),
@@ -118,10 +118,18 @@ def _blank(value: str) -> str | None:
 
 
 def _routes(value: str) -> list[dict[str, Any]]:
+    """``self_referral:musculoskeletal+!multiple_sclerosis;gp``: after ':', condition groups
+    (specialisms) the route is only for, and with '!' conditions it is not for."""
     routes = []
     for part in _list(value):
-        route, _, groups = part.partition(":")
-        routes.append({"route": route.strip(), "only_for": [g.strip() for g in groups.split("+") if g.strip()]})
+        route, _, limits = part.partition(":")
+        items = [item.strip() for item in limits.split("+") if item.strip()]
+        only_for = [item for item in items if not item.startswith("!")]
+        not_for = [item[1:].strip() for item in items if item.startswith("!")]
+        entry: dict[str, Any] = {"route": route.strip(), "only_for": only_for}
+        if not_for:
+            entry["not_for"] = not_for
+        routes.append(entry)
     return routes
 
 

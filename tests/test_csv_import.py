@@ -32,6 +32,7 @@ def test_problems_name_the_row_the_column_and_the_allowed_values() -> None:
         ({"setting": "spa"}, "setting", "is not one of: hospital"),
         ({"funding": "free"}, "funding", "is not one of: nhs"),
         ({"referral_routes": "gp;self_referral:neuro"}, "referral_routes", "'neuro' is not one of"),
+        ({"referral_routes": "gp;self_referral:!ms_typo"}, "referral_routes", "'ms_typo' is not one of: multiple_sclerosis"),
         ({"hcpc_number": "12345"}, "hcpc_number", "not an HCPC physiotherapist number"),
         ({"wheelchair_access": "maybe"}, "wheelchair_access", "is not yes or no"),
         ({"accepting_new_patients": "perhaps"}, "accepting_new_patients", "is not yes or no"),
@@ -107,6 +108,21 @@ def test_json_import_accepts_records_and_reports_items() -> None:
     assert "expected an object" in str(parsed[2].problems[0])
     [bad] = list(parse_json(b"{not json"))
     assert bad.row is None and "not valid JSON" in str(bad.problems[0])
+
+
+def test_a_referral_route_can_rule_out_conditions_with_an_exclamation_mark() -> None:
+    """Hazard H3: "self-referral, but not for MS" can be said in an import file (README import guide)."""
+    data = csv_bytes([csv_row(referral_routes="self_referral:musculoskeletal+!multiple_sclerosis+!stroke;gp")])
+    [item] = list(parse_csv(data))
+    assert item.ok, item.problems
+    first, second = item.record.referral_routes
+    assert (first.route, first.only_for, first.not_for) == ("self_referral", ["musculoskeletal"], ["multiple_sclerosis", "stroke"])
+    assert (second.route, second.only_for, second.not_for) == ("gp", [], [])
+
+
+def test_the_template_shows_a_route_ruling_out_a_condition() -> None:
+    [item] = list(read_csv("data/import-template.csv"))
+    assert any(r.not_for for r in item.record.referral_routes)
 
 
 def test_the_readme_column_guide_matches_the_importer() -> None:

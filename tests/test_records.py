@@ -8,7 +8,7 @@ from finder.errors import InvalidPostcode, InvalidRecord
 from finder.geo.postcode import normalise_postcode, parse_postcode_query
 from finder.records import validate_record
 from finder.vocab import VOCABULARIES
-from tests.helpers import record_data
+from tests.helpers import make_record, record_data
 
 
 @pytest.mark.parametrize(
@@ -111,3 +111,12 @@ def test_content_hash_ignores_fetch_time_only() -> None:
     b = validate_record(record_data(provenance={"source": "csv", "source_id": "1", "fetched_at": "2026-02-01T00:00:00Z"}))
     c = validate_record(record_data(name="Other", provenance={"source": "csv", "source_id": "1"}))
     assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+def test_routes_without_condition_limits_hash_as_before_not_for_existed() -> None:
+    """Adding ReferralRoute.not_for must not mark every stored listing as changed on the next import."""
+    record = make_record(referral_routes=[{"route": "self_referral", "only_for": ["musculoskeletal"]}, {"route": "gp"}])
+    # The hash this record had before the field existed (commit 1fb567b).
+    assert record.content_hash() == "c1761f903e9101cc9009a789d290a2290b63298574a32442a8f60b82359bfa3a"
+    limited = make_record(referral_routes=[{"route": "self_referral", "not_for": ["multiple_sclerosis"]}, {"route": "gp"}])
+    assert limited.content_hash() != record.content_hash()

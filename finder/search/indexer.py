@@ -46,6 +46,7 @@ from finder.db import Store
 from finder.diskspace import disk_full, is_disk_full
 from finder.errors import FinderError, IndexBusy, IndexDamaged
 from finder.models import StoredPractitioner
+from finder.safety import is_not_practising, route_masks
 from finder.search.analysis import DocAnalyser, Synonyms, fold
 from finder.search.integrity import verify_build, write_manifest
 from finder.vocab import (
@@ -63,8 +64,9 @@ from finder.vocab import (
 log = logging.getLogger(__name__)
 
 #: 2: NHS wait and first-appointment fee columns (sorting);
-#: 3: specialism labels indexed by name only (an older index still matches their examples as text).
-FORMAT_VERSION = 3
+#: 3: specialism labels indexed by name only (an older index still matches their examples as text);
+#: 4: flag_not_practising, checked_day and the per-route arrays (route_groups_*, route_excl_*) of finder.safety.
+FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -93,7 +95,7 @@ FACET_VALUES: dict[str, Any] = {
     "gender": lambda r: [r.gender] if r.gender else [],
     "membership": lambda r: r.memberships,
 }
-FLAGS = ("visits_home", "registered", "accepting", "wheelchair", "online")
+FLAGS = ("visits_home", "registered", "accepting", "wheelchair", "online", "not_practising")
 
 
 def bit_dtype(size: int) -> np.dtype[Any]:
@@ -399,6 +401,10 @@ class ShardData:
         self.pid: list[int] = []
         self.bits: dict[str, list[int]] = {name: [] for name in codes}
         self.flags: dict[str, list[bool]] = {name: [] for name in FLAGS}
+        # Where each referral route applies (finder.safety.route_masks): condition groups, excluded conditions.
+        self.route_groups: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
+        self.checked_day: list[int] = []
+        self.route_excl: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
         self.hv: list[tuple[float, float, float]] = []
         # Sort keys for "shortest NHS wait" and "lowest fee" (NaN: not stated, sorted last).
         self.nhs_wait: list[float] = []
@@ -433,6 +439,14 @@ class ShardData:
         self.flags["accepting"].append(r.accepting_new_patients is True)
         self.flags["wheelchair"].append(bool(r.wheelchair_access))
         self.flags["online"].append("online" in settings)
+        self.flags["not_practising"].append(is_not_practising(r.registration.status))
+        checked = r.registration.checked_on
+        self.checked_day.append(checked.toordinal() if checked else 0)
+        masks = route_masks(r, self.bit_of["specialism"], self.bit_of["condition"])
+        for code in self.codes["referral_route"]:
+            groups, excluded = masks.get(code, (0, 0))
+            self.route_groups[code].append(groups)
+            self.route_excl[code].append(excluded)
         hv = r.home_visits
         if hv is not None and hv.lat is not None and hv.lon is not None:
             self.hv.append((hv.lat, hv.lon, float(hv.coverage_radius_km)))
@@ -460,6 +474,10 @@ class ShardData:
             out[f"bits_{name}"] = np.asarray(values, dtype=bit_dtype(len(self.codes[name])))
         for name, flags in self.flags.items():
             out[f"flag_{name}"] = np.asarray(flags, dtype=bool)
+        for code in self.codes["referral_route"]:
+            out[f"route_groups_{code}"] = np.asarray(self.route_groups[code], dtype=bit_dtype(len(self.codes["specialism"])))
+            out[f"route_excl_{code}"] = np.asarray(self.route_excl[code], dtype=bit_dtype(len(self.codes["condition"])))
+        out["checked_day"] = np.asarray(self.checked_day, dtype=np.int32)
         hv = np.asarray(self.hv, dtype=np.float64).reshape(-1, 3)
         out["hv_lat"], out["hv_lon"], out["hv_radius"] = hv[:, 0].copy(), hv[:, 1].copy(), hv[:, 2].copy()
         out["nhs_wait"] = np.asarray(self.nhs_wait, dtype=np.float64)

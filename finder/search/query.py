@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
 from finder.errors import InvalidParameters
 from finder.geo import Location
+from finder.safety import ReferralContext, max_check_age_days, referral_context
 
 #: Facets that filter by vocabulary codes (OR within one facet, AND across facets).
 #: Keys are vocabulary names from finder.vocab.
@@ -66,6 +68,9 @@ class SearchQuery:
     registered_only: bool = False  # only PRACTISING_STATUSES
     accepting: bool = False  # only accepting new patients
     wheelchair: bool = False  # only with a wheelchair-accessible location
+    # Listings whose registration does not allow practice (finder.safety) are left
+    # out unless asked for: the caller then shows them with a warning.
+    include_not_practising: bool = False
     sort: str = "auto"  # auto: distance when a location is given, else relevance
     page: int = 1
     per_page: int = 20
@@ -74,6 +79,15 @@ class SearchQuery:
     def __post_init__(self) -> None:
         # Validation lives in one place: validate() below (InvalidParameters naming each parameter).
         validate(self)
+
+    def referral_context(self) -> ReferralContext:
+        """What this search says the person needs (finder.safety): specialism and condition
+        filters, conditions the words were read as (concepts), and conditions named in the text."""
+        filters = {facet: tuple(codes) for facet, codes in self.filters.items()}
+        meant = [code for concept in self.concepts for facet, code in concept.strong if facet == "condition"]
+        if meant:
+            filters["condition"] = tuple(dict.fromkeys((*filters.get("condition", ()), *meant)))
+        return referral_context(self.text, filters)
 
 
 @dataclass(frozen=True)
@@ -189,7 +203,7 @@ def validate(search: SearchQuery) -> None:
             for facet, code in (*concept.strong, *concept.broad):
                 if facet not in FACETS or code not in VOCABULARIES[facet]:
                     problems.append(("concepts", f"'{facet}:{code}' is not a vocabulary code"))
-    for flag in ("visits_home", "registered_only", "accepting", "wheelchair"):
+    for flag in ("visits_home", "registered_only", "accepting", "wheelchair", "include_not_practising"):
         if not isinstance(getattr(search, flag), bool):
             problems.append((flag, "must be true or false"))
     if search.sort not in SORTS:
@@ -256,6 +270,14 @@ def _index_of_app() -> Any:
 # * Filters: OR within a facet, AND across facets. visits_home with a location
 #   means "visits you", without one "offers home visits". registered_only uses
 #   PRACTISING_STATUSES. Withdrawn listings are never in the index.
+# * Registration (finder.safety, hazard H1): listings the register says may not
+#   practise (suspended, lapsed, removed, not found) are left out of hits and
+#   counts unless include_not_practising is set.
+# * Referral routes (finder.safety, hazard H3): the referral_route filter and its
+#   counts use the routes that apply to what was searched (specialism and
+#   condition filters, conditions named in the text): a self-referral "only for
+#   musculoskeletal" is not "I can refer myself" without that context, and one
+#   "not for multiple sclerosis" is not it for someone searching for MS.
 # * Facet counts: for the current query with the facet's own filter left out;
 #   flags likewise. Neither text nor location -> needs_input, no hits.
 # * Order: sort 'auto' is distance with a location, else relevance; ties by
@@ -373,6 +395,8 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             placed, settings = placed[keep], settings[keep]
 
     # ---- filters: one boolean per active filter, over the candidate rows ----
+    context = search.referral_context()
+    routes = route_values(snap, rows, context)
     filters: dict[str, np.ndarray] = {}
     for facet, codes in search.filters.items():
         bit_of = snap.bit_of[facet]
@@ -380,8 +404,16 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         for code in codes:
             if code in bit_of:
                 wanted |= 1 << bit_of[code]
-        values = settings if facet == "setting" and settings is not None else snap.bits[facet][rows]
+        if facet == "setting" and settings is not None:
+            values = settings
+        elif facet == "referral_route":
+            values = routes
+        else:
+            values = snap.bits[facet][rows]
         filters[facet] = (values & values.dtype.type(wanted)) != 0
+    if not search.include_not_practising:
+        filters["registration"] = ~snap.flags["not_practising"][rows]
+    registered = registered_now(snap, rows)
     chosen_flags = {
         "visits_home": search.visits_home,
         "registered": search.registered_only,
@@ -390,7 +422,12 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     }
     for flag, on in chosen_flags.items():
         if on:
-            values = visits_you if flag == "visits_home" and visits_you is not None else snap.flags[flag][rows]
+            if flag == "visits_home" and visits_you is not None:
+                values = visits_you
+            elif flag == "registered":
+                values = registered
+            else:
+                values = snap.flags[flag][rows]
             filters["flag:" + flag] = values
     if placed is not None:
         # In the area: a location in range, or they visit you.
@@ -410,12 +447,22 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     matrix = snap.matrix[rows]
     if settings is not None:
         matrix[:, snap.setting_column] = settings  # the settings of the places in range
+    # The routes that apply to what was searched, not every route listed.
+    route_column = snap.facet_offset["referral_route"] // 8
+    matrix[:, route_column : route_column + routes.dtype.itemsize] = (
+        routes.astype(routes.dtype.newbyteorder("<")).view(np.uint8).reshape(len(routes), routes.dtype.itemsize)
+    )
     if visits_you is not None:
         # "visits home" means "visits you" when there is a location
         flag_byte = matrix[:, snap.flag_column]
         flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["visits_home"]))
         flag_byte |= visits_you.astype(np.uint8) << np.uint8(snap.flag_bit["visits_home"])
         matrix[:, snap.flag_column] = flag_byte
+    # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
+    flag_byte = matrix[:, snap.flag_column]
+    flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["registered"]))
+    flag_byte |= registered.astype(np.uint8) << np.uint8(snap.flag_bit["registered"])
+    matrix[:, snap.flag_column] = flag_byte
     counted: dict[str, np.ndarray] = {}
 
     def counts_for(leave_out: str | None) -> np.ndarray:
@@ -511,6 +558,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             search.registered_only,
             search.accepting,
             search.wheelchair,
+            search.include_not_practising,
         )
         online_anywhere = snap.remember(("online", key), lambda: _online_anywhere(snap, search, text_docs))
     return SearchResults(
@@ -574,17 +622,66 @@ def _online_anywhere(snap: Any, search: SearchQuery, text_docs: np.ndarray | Non
         np.minimum(pos, max(len(text_docs) - 1, 0), out=pos)
         rows = rows[text_docs[pos] == rows] if len(text_docs) else rows[:0]
     mask = concept_match(snap, search.concepts, rows)[0] if search.concepts else np.ones(len(rows), dtype=bool)
+    if not search.include_not_practising:
+        mask &= ~snap.flags["not_practising"][rows]
     for facet, codes in search.filters.items():
         if facet == "setting":
             continue
         bit_of = snap.bit_of[facet]
         wanted = sum(1 << bit_of[c] for c in codes if c in bit_of)
-        values = snap.bits[facet][rows]
+        if facet == "referral_route":
+            values = route_values(snap, rows, search.referral_context())
+        else:
+            values = snap.bits[facet][rows]
         mask &= (values & values.dtype.type(wanted)) != 0
-    for flag, on in (("registered", search.registered_only), ("accepting", search.accepting), ("wheelchair", search.wheelchair)):
+    if search.registered_only:
+        mask &= registered_now(snap, rows)
+    for flag, on in (("accepting", search.accepting), ("wheelchair", search.wheelchair)):
         if on:
             mask &= snap.flags[flag][rows]
     return int(mask.sum())
+
+
+def registered_now(snap: Any, rows: np.ndarray) -> np.ndarray:
+    """Per row: registered to practise *and* checked recently enough to be shown as "Registered"
+    (finder.safety.registration_display, hazard H2). The age is measured today, so it is
+    computed here from the check date in the index, not fixed when the index was built."""
+    practising = snap.flags["registered"][rows]
+    if snap.checked_day is None:
+        return practising  # type: ignore[no-any-return]
+    fresh_since = (date.today() - timedelta(days=max_check_age_days())).toordinal()
+    return practising & (snap.checked_day[rows] >= fresh_since)  # type: ignore[no-any-return]
+
+
+def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.ndarray:
+    """Per candidate row, the referral routes (as facet bits) that apply in this context.
+
+    The vectorised form of finder.safety.route_applies over the index's route
+    arrays; an index without them (older format) falls back to every listed route.
+    """
+    raw = snap.bits["referral_route"][rows]
+    if snap.route_groups is None or snap.route_excl is None:
+        return raw  # type: ignore[no-any-return]
+    spec_bit = snap.bit_of["specialism"]
+    cond_bit = snap.bit_of["condition"]
+    every = sum(1 << bit for bit in spec_bit.values())
+    group_mask = sum(1 << spec_bit[g] for g in context.groups if g in spec_bit)
+    cond_mask = sum(1 << cond_bit[c] for c in context.conditions if c in cond_bit)
+    out = np.zeros(len(rows), dtype=raw.dtype)
+    for code, bit in snap.bit_of["referral_route"].items():
+        if code not in snap.route_groups:
+            continue
+        groups = snap.route_groups[code][rows]
+        ok = groups != 0
+        if group_mask:
+            ok &= (groups & groups.dtype.type(group_mask)) != 0
+        else:
+            ok &= groups == groups.dtype.type(every)
+        if cond_mask:
+            excluded = snap.route_excl[code][rows]
+            ok &= (excluded & excluded.dtype.type(cond_mask)) != excluded.dtype.type(cond_mask)
+        out[ok] |= raw.dtype.type(1 << bit)
+    return out
 
 
 def _top(keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:

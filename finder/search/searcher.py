@@ -222,6 +222,19 @@ class Snapshot:
         self.bit_of = {facet: {code: i for i, code in enumerate(codes)} for facet, codes in self.codes.items()}
         self.bits = {facet: a[f"bits_{facet}"] for facet in self.codes}
         self.flags = {key[5:]: value for key, value in a.items() if key.startswith("flag_")}
+        if "not_practising" not in self.flags:
+            # An index built before the flag existed: hide everyone not known to be
+            # practising (safe, if too strict) until `finder index build` runs.
+            self.flags["not_practising"] = ~self.flags["registered"]
+        # When the registration was last checked (date ordinal, 0: never); None in an older index.
+        self.checked_day: np.ndarray | None = a.get("checked_day")
+        # Where each referral route applies (finder.safety.route_masks); None in an older index.
+        routes = self.codes.get("referral_route", [])
+        self.route_groups: dict[str, np.ndarray] | None = None
+        self.route_excl: dict[str, np.ndarray] | None = None
+        if routes and all(f"route_groups_{code}" in a for code in routes):
+            self.route_groups = {code: a[f"route_groups_{code}"] for code in routes}
+            self.route_excl = {code: a[f"route_excl_{code}"] for code in routes}
         self.name_rank = a["name_rank"]
         # Sort keys (NaN: not stated); an index built before they existed sorts everyone alike.
         self.nhs_wait = a.get("nhs_wait", np.full(self.rows, np.nan))

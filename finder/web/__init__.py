@@ -24,7 +24,7 @@ def _has_sample_records(app: Flask) -> bool:
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and response headers."""
-    from finder.web import api, errors, headers, pages, present, shortlist
+    from finder.web import api, errors, headers, pages, present, reports, shortlist
 
     assets = Blueprint(
         "assets", __name__, static_folder=str(resource_dir("templates") / "static"), static_url_path="/static"
@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(shortlist.bp)
+    app.register_blueprint(reports.bp)
     errors.init_app(app)
     headers.init_app(app)
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
 from finder.web import present
 from finder.web.interpretation import interpreted_json, match_reasons
-from finder.web.params import SearchRequest, parse_search_args, require_what_or_where
+from finder.web.params import SearchRequest, parse_search_args, previous_page, require_what_or_where
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -48,11 +48,12 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
     results = outcome.results
     req: SearchRequest = outcome.request
     check_url = current_app.config["HCPC_CHECK_URL"]
+    context = query.referral_context()
     links: dict[str, str | None] = {
         "self": _url("api.search", req.as_args(page=str(query.page) if query.page != 1 else "")),
         "next": _url("api.search", req.as_args(page=str(query.page + 1))) if query.page < results.pages else None,
-        "prev": _url("api.search", req.as_args(page=str(query.page - 1) if query.page > 2 else ""))
-        if query.page > 1
+        "prev": _url("api.search", req.as_args(page=str(previous) if previous > 1 else ""))
+        if (previous := previous_page(query.page, results.pages))
         else None,
         "html": _url("pages.search", req.as_args(page=str(query.page) if query.page != 1 else "")),
     }
@@ -66,6 +67,7 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
             "registered_only": query.registered_only,
             "accepting": query.accepting,
             "wheelchair": query.wheelchair,
+            "include_not_practising": query.include_not_practising,
             "sort": query.sort,
         },
         "location": outcome.location.as_json() if outcome.location else None,
@@ -88,7 +90,7 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
         "facets": {facet: dict(counts) for facet, counts in results.facets.items()},
         "results": [
             {
-                **present.result_json(number, hit, stored, practitioner_links(stored.id), check_url),
+                **present.result_json(number, hit, stored, practitioner_links(stored.id), check_url, context),
                 "matched": match_reasons(stored.record, outcome),
             }
             for number, hit, stored in outcome.rows

@@ -88,6 +88,12 @@ def schemas() -> dict[str, Any]:
                 "type": "boolean",
                 "description": "True only for `registered` and `conditions_of_practice`: the one rule behind every 'registered' badge.",
             },
+            "shown_as_registered": {
+                "type": "boolean",
+                "description": "True only when practising and checked within the allowed age (90 days by default): "
+                "only then may a client say 'registered' (finder.safety).",
+            },
+            "check_is_stale": {"type": "boolean", "description": "The check is older than the allowed age, or was never made."},
             "checked_on": {**DATE_OR_NULL, "description": "When the status was last checked on the HCPC register."},
             "period_to": DATE_OR_NULL,
             "badge": {**STRING, "description": "The sentence the site shows, e.g. 'Registered with the HCPC (checked 3 March 2025)'."},
@@ -111,8 +117,13 @@ def schemas() -> dict[str, Any]:
                 **_codes("specialism"),
                 "description": "Empty: the route applies to every condition. Otherwise only to these condition groups.",
             },
+            "not_for": {
+                **_codes("condition"),
+                "description": "Conditions the route is not for (e.g. self-referral, but not for multiple sclerosis).",
+            },
         },
-        "Who may refer, optionally only for some condition groups.",
+        "Who may refer, optionally only for some condition groups and not for some conditions.",
+        required=["route", "only_for"],
     )
     contact = _object(
         {"phone": TEXT_OR_NULL, "email": TEXT_OR_NULL, "website": TEXT_OR_NULL, "booking_url": TEXT_OR_NULL}
@@ -217,6 +228,7 @@ def schemas() -> dict[str, Any]:
                         "additionalProperties": {"type": "array", "items": STRING},
                     },
                     **{flag: {"type": "boolean"} for flag in FLAGS},
+                    "include_not_practising": {"type": "boolean"},
                     "sort": {"type": "string", "enum": list(SORTS)},
                 },
                 "The search as understood (codes normalised).",
@@ -353,7 +365,7 @@ def schemas() -> dict[str, Any]:
 def _parameter_schema(name: str) -> dict[str, Any]:
     if name in FACETS:
         return {"type": "array", "items": _enum(name)}
-    if name in FLAGS:
+    if name in FLAGS or name == "include_not_practising":
         return {"type": "boolean", "default": False}
     table: dict[str, dict[str, Any]] = {
         "q": {"type": "string", "maxLength": 200, "examples": ["multiple sclerosis", "balance", "hydrotherapy"]},

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
+from finder import safety
 from finder.db import store_from
 from finder.errors import AmbiguousPlace, FinderError, InvalidParameters, LocationError
 from finder.models import StoredPractitioner
@@ -26,6 +27,7 @@ from finder.web.params import (
     MissingSearch,
     SearchRequest,
     parse_search_args,
+    previous_page,
     require_what_or_where,
 )
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
@@ -195,8 +197,7 @@ class ResultView:
 
 
 def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
-    specialisms = outcome.query.filters.get("specialism", ())
-    context = specialisms[0] if len(specialisms) == 1 else None
+    context = outcome.query.referral_context()
     views = []
     for number, hit, stored in outcome.rows:
         record = stored.record
@@ -416,8 +417,8 @@ def _search_page(*, is_home: bool) -> Any:
         summary=summary_text(outcome),
         order=order_text(outcome),
         pages=page_links(outcome) if outcome.results.pages > 1 else [],
-        prev_url=search_url(req, page=str(outcome.query.page - 1) if outcome.query.page > 2 else "")
-        if outcome.query.page > 1
+        prev_url=search_url(req, page=str(previous) if previous > 1 else "")
+        if (previous := previous_page(outcome.query.page, outcome.results.pages))
         else None,
         next_url=search_url(req, page=str(outcome.query.page + 1))
         if outcome.query.page < outcome.results.pages
@@ -434,6 +435,9 @@ def _search_page(*, is_home: bool) -> Any:
         online_url=online_search_url(outcome),
         exports=export_urls(req),
         not_on_map=not_on_map(outcome),
+        # Hazard H1: listings that may not practise are left out unless asked for, with a way back.
+        include_not_practising=req.include_not_practising,
+        scope_url=search_url(req, page="", include_not_practising="" if req.include_not_practising else "true"),
     )
     args.update(interpretation_args(outcome))
     pins = map_pins(outcome)
@@ -524,16 +528,32 @@ def _gp_surgeries(stored: StoredPractitioner) -> dict[str, Any]:
     return dict(store_from(current_app).gp_surgeries(codes))
 
 
-def _practitioner_context(stored: StoredPractitioner) -> dict[str, Any]:
+def _search_context(back: str | None) -> safety.ReferralContext:
+    """What the person searched for (from the "back to results" link), so the page can say
+    whether each referral route applies to it."""
+    if not back:
+        return safety.ReferralContext()
+    args = parse_qs(urlsplit(back).query)
+    return safety.referral_context(
+        " ".join(args.get("q", []))[:200], {facet: args.get(facet, []) for facet in ("specialism", "condition")}
+    )
+
+
+def _practitioner_context(stored: StoredPractitioner, back: str | None = None) -> dict[str, Any]:
     record = stored.record
     return {
         "p": stored,
         "record": record,
         "registration": present.registration_view(record),
+        "may_refer": safety.may_offer_referral(record),
+        "not_practising_warning": None if safety.may_offer_referral(record) else safety.not_practising_warning(record),
         "routes": present.route_views(record),
-        "next_step": present.next_step(record),
+        "next_step": present.next_step(record, _search_context(back)),
         "home_visits": present.home_visit_text(record),
         "waiting": present.waiting_text(record),
+        "freshness": safety.freshness(
+            (source.last_verified_on for source in stored.sources), stored.last_updated.date()
+        ),
         "fees": present.fees_text(record),
         "accepting": present.accepting_text(record),
         "check_url": current_app.config["HCPC_CHECK_URL"],
@@ -548,8 +568,12 @@ def practitioner(practitioner_id: int) -> str:
     stored = load_practitioner(current_app, practitioner_id)
     back = _safe_back(request.args.get("back"))
     return render_template(
-        "practitioner.html", back=back, shortlist_url=_shortlist_url(stored.id, back), **_practitioner_context(stored)
+        "practitioner.html", back=back, shortlist_url=_shortlist_url(stored.id, back), **_practitioner_context(stored, back)
     )
+
+
+#: A referral summary is refused (hazard H1) with this status: the request is understood, and declined.
+REFERRAL_REFUSED_STATUS = 403
 
 
 def _shortlist_url(practitioner_id: int, back: str | None) -> str:
@@ -563,17 +587,24 @@ def _shortlist_url(practitioner_id: int, back: str | None) -> str:
 
 
 @bp.get("/practitioners/<int:practitioner_id>/referral")
-def referral(practitioner_id: int) -> str:
+def referral(practitioner_id: int) -> Any:
     """A printable one-page referral summary for GPs and MS nurses."""
     stored = load_practitioner(current_app, practitioner_id)
-    return render_template("referral.html", **_practitioner_context(stored))
+    context = _practitioner_context(stored)
+    if not context["may_refer"]:
+        return render_template("referral_refused.html", **context), REFERRAL_REFUSED_STATUS
+    return render_template("referral.html", **context)
 
 
 @bp.get("/practitioners/<int:practitioner_id>/referral.txt")
 def referral_text(practitioner_id: int) -> Response:
     """The referral summary as plain text, to paste into an email or letter."""
     stored = load_practitioner(current_app, practitioner_id)
-    text = render_template("referral.txt", **_practitioner_context(stored))
+    context = _practitioner_context(stored)
+    if not context["may_refer"]:
+        text = render_template("referral_refused.txt", **context)
+        return Response(text, status=REFERRAL_REFUSED_STATUS, mimetype="text/plain")
+    text = render_template("referral.txt", **context)
     return Response(text, mimetype="text/plain")
 
 

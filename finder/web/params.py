@@ -52,6 +52,8 @@ PARAMETERS: dict[str, str] = {
     "registered_only": "Only practitioners whose HCPC registration was checked and allows them to practise.",
     "accepting": "Only practitioners accepting new patients.",
     "wheelchair": "Only practitioners with at least one wheelchair-accessible location.",
+    "include_not_practising": "Also list practitioners whose HCPC registration does not allow them to practise "
+    "(suspended, lapsed, removed, not found); they are left out by default and carry a warning (`true`/`false`).",
     "sort": "Order: " + ", ".join(f"`{code}` ({meaning})" for code, meaning in SORT_HELP.items()) + ".",
     "page": "Page number, starting at 1.",
     "per_page": "Results per page (default 20, at most 100).",
@@ -73,6 +75,7 @@ class SearchRequest:
     registered_only: bool = False
     accepting: bool = False
     wheelchair: bool = False
+    include_not_practising: bool = False
     sort: str = "auto"
     page: int = 1
     per_page: int | None = None
@@ -119,6 +122,7 @@ class SearchRequest:
             "radius_km": _num(self.radius_km),
             **{name: self.filters.get(name, ()) for name in FACETS},
             **{name: "true" if getattr(self, name) else "" for name in FLAGS},
+            "include_not_practising": "true" if self.include_not_practising else "",
             "sort": "" if self.sort == "auto" else self.sort,
             "page": "" if self.page == 1 else str(self.page),
             "per_page": "" if self.per_page is None else str(self.per_page),
@@ -227,6 +231,7 @@ def parse_search_args(args: _Args | Mapping[str, Any]) -> SearchRequest:
     per_page = _parse_int("per_page", one("per_page"), problems, "give how many results per page, 1 to 100")
     sort = one("sort").lower() or "auto"
     flags = {name: _parse_bool(name, one(name), problems) for name in FLAGS}
+    flags["include_not_practising"] = _parse_bool("include_not_practising", one("include_not_practising"), problems)
     filters: dict[str, tuple[str, ...]] = {}
     for facet in FACETS:
         values = tuple(dict.fromkeys(v.strip() for v in args.getlist(facet) if v and v.strip()))
@@ -260,6 +265,24 @@ class MissingSearch(InvalidParameters):
     """Neither what (q) nor where (near, lat+lon): nothing to search for."""
 
     title = "Nothing to search for"
+
+
+def previous_page(page: int, pages: int) -> int | None:
+    """The page a "previous" link should open: beyond the last page, the last page
+    (not an empty page before this one); on page 1, none."""
+    if page <= 1:
+        return None
+    return min(page - 1, pages)
+
+
+def require_place_for_home_visits(request: SearchRequest, location: Location | None, *, said_in_words: bool = False) -> None:
+    """"Visits my home" (ticked, or said in the words: "home visit") needs to know where home is:
+    without a place it would list home-visiting physios from anywhere (hazard H8, a misleading
+    "visits your area")."""
+    if (request.visits_home or said_in_words) and location is None:
+        raise InvalidParameters(
+            [("near", "“Visits my home” needs your postcode or town, so we can find who visits you: type it in near")]
+        )
 
 
 def require_what_or_where(request: SearchRequest) -> None:
@@ -325,6 +348,7 @@ _QUERY_FIELDS = {
     "location": "near",
     **{facet: facet for facet in FACETS},
     **{flag: flag for flag in FLAGS},
+    "include_not_practising": "include_not_practising",
 }
 
 
@@ -363,6 +387,7 @@ def build_query(
         "registered_only": request.registered_only,
         "accepting": request.accepting,
         "wheelchair": request.wheelchair,
+        "include_not_practising": request.include_not_practising,
         "sort": request.sort,
         "page": request.page,
     }

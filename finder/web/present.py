@@ -12,11 +12,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from finder import safety
 from finder.models import StoredPractitioner
 from finder.records import Location as PlaceOfWork
 from finder.records import Record
 from finder.search.query import Hit
-from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
+from finder.vocab import VOCABULARIES
 
 KM_PER_MILE = 1.609344
 
@@ -71,32 +72,28 @@ class RegistrationView:
     badge: str  # the short line shown on every result
     tone: str  # "ok", "caution", "warning", "unknown": picks the badge style
     help: str
+    link: str = ""  # where to check it on the HCPC register
+    shown_as_registered: bool = False  # "Registered" may be said (practising, checked recently)
+    is_stale: bool = True
+    listed_by_default: bool = True
 
 
-def registration_view(record: Record) -> RegistrationView:
-    """The badge: "Registered with the HCPC (checked 3 March 2025)" only for practising statuses."""
-    reg = record.registration
-    status = reg.status or "unchecked"
-    vocab = VOCABULARIES["registration_status"]
-    checked = f" (checked {uk_date(reg.checked_on)})" if reg.checked_on else ""
-    practising = status in PRACTISING_STATUSES
-    if status == "registered":
-        badge, tone = f"Registered with the HCPC{checked}", "ok"
-    elif status == "conditions_of_practice":
-        badge, tone = f"Registered with the HCPC, with conditions of practice{checked}", "caution"
-    elif status == "unchecked":
-        badge, tone = "HCPC registration not yet checked: check it yourself", "unknown"
-    else:
-        badge, tone = f"{vocab.label_of(status)}{checked}: not registered to practise", "warning"
+def registration_view(record: Record, today: date | None = None) -> RegistrationView:
+    """The badge, worded by finder.safety.registration_display (the one rule for "Registered")."""
+    shown = safety.registration_display(record.registration, today)
     return RegistrationView(
-        status=status,
-        label=vocab.label_of(status),
-        is_practising=practising,
-        number=reg.number,
-        checked_on=reg.checked_on,
-        badge=badge,
-        tone=tone,
-        help=vocab.help.get(status, ""),
+        status=shown.status,
+        label=shown.status_label,
+        is_practising=shown.is_practising,
+        number=shown.number,
+        checked_on=shown.checked_on,
+        badge=shown.label,
+        tone=shown.tone,
+        help=shown.help,
+        link=shown.link,
+        shown_as_registered=shown.shown_as_registered,
+        is_stale=shown.is_stale,
+        listed_by_default=shown.listed_by_default,
     )
 
 
@@ -110,11 +107,8 @@ class RouteView:
     only_for: tuple[str, ...]
     only_for_labels: tuple[str, ...]
 
-    @property
-    def text(self) -> str:
-        if not self.only_for:
-            return f"{self.label}: for all conditions"
-        return f"{self.label}: only for {join_words(list(self.only_for_labels))}"
+    not_for: tuple[str, ...] = ()
+    text: str = ""  # "You can refer yourself: only for ...; not for ..." (finder.safety.route_text)
 
 
 def join_words(words: list[str], conjunction: str = "and") -> str:
@@ -131,16 +125,27 @@ def route_views(record: Record) -> list[RouteView]:
             label=label("referral_route", r.route),
             only_for=tuple(r.only_for),
             only_for_labels=tuple(label("specialism", s) for s in r.only_for),
+            not_for=tuple(r.not_for),
+            text=safety.route_text(r),
         )
         for r in record.referral_routes
     ]
 
 
-def self_referral_scope(record: Record, specialism: str | None = None) -> str:
-    """"all" (for this condition group, or for everything), "some" (only some groups) or "none"."""
-    if specialism:
-        return "all" if "self_referral" in record.routes_for(specialism) else "none"
-    if record.self_referral_for_all:
+Context = safety.ReferralContext | str | None
+
+
+def _context(context: Context) -> safety.ReferralContext:
+    """A condition group name (the older calling style) or a ReferralContext."""
+    if isinstance(context, str):
+        return safety.ReferralContext(specialisms=(context,))
+    return context or safety.ReferralContext()
+
+
+def self_referral_scope(record: Record, context: Context = None) -> str:
+    """"all" (self-referral applies to what was searched, or to everything), "some" (only for
+    other groups or conditions) or "none"."""
+    if "self_referral" in safety.routes_for(record, _context(context)):
         return "all"
     if "self_referral" in record.route_codes:
         return "some"
@@ -161,24 +166,42 @@ def _from_whom(routes: list[str]) -> str:
     return join_words([REFERRERS.get(r, label("referral_route", r)) for r in routes], "or")
 
 
-def next_step(record: Record, specialism: str | None = None) -> str:
-    """One sentence telling a patient how to get seen."""
-    scope = self_referral_scope(record, specialism)
+#: The "how to be seen" of a listing whose registration does not allow practice (hazard H1).
+NOT_PRACTISING_STEP = (
+    "Do not book or refer: the HCPC register does not show them as registered to practise. "
+    "Choose another physiotherapist."
+)
+
+
+def next_step(record: Record, context: Context = None) -> str:
+    """One sentence telling a patient how to get seen, honouring the route limits (finder.safety)."""
+    if not safety.may_offer_referral(record):
+        return NOT_PRACTISING_STEP
+    ctx = _context(context)
+    scope = self_referral_scope(record, ctx)
     contact = contact_phrase(record)
+    others = [r for r in safety.routes_for(record, ctx) if r != "self_referral"]
+    self_entries = [r for r in record.referral_routes if r.route == "self_referral"]
     if scope == "all":
-        return f"You can refer yourself{': ' + contact if contact else ''}."
-    others = [r for r in record.routes_for(specialism) if r != "self_referral"]
-    if scope == "some":
-        groups = join_words(
-            [
-                label("specialism", s).split(" (")[0].lower()
-                for r in record.referral_routes
-                if r.route == "self_referral"
-                for s in r.only_for
-            ]
-        )
+        # Name what self-referral is not for, unless the person already said what they need.
+        excluded = [] if ctx.conditions else [c for r in self_entries if safety.route_applies(r, ctx) for c in r.not_for]
+        unless = f" (not for {join_words(labels('condition', list(dict.fromkeys(excluded))), 'or')})" if excluded else ""
+        return f"You can refer yourself{unless}{': ' + contact if contact else ''}."
+    if scope == "some" and (ctx.is_empty or ctx.conditions):
         tail = f"; otherwise you need a referral from {_from_whom(others)}" if others else ""
-        return f"You can refer yourself for {groups} problems{': ' + contact if contact else ''}{tail}."
+        excluded = [c for c in ctx.conditions if any(c in r.not_for for r in self_entries)]
+        if excluded:
+            what = join_words(labels("condition", excluded), "or")
+            need = f"you need a referral from {_from_whom(others)}" if others else "contact them to ask how to be seen"
+            return f"Self-referral here is not for {what}: {need}."
+        if not ctx.is_empty:
+            if others:
+                return f"Needs a referral from {_from_whom(others)}."
+            return f"Contact them to ask how to be seen: {contact}." if contact else "Contact details not listed yet."
+        groups = join_words(
+            [label("specialism", s).split(" (")[0].lower() for r in self_entries for s in r.only_for]
+        )
+        return f"You can refer yourself for {groups} problems only{': ' + contact if contact else ''}{tail}."
     if others:
         return f"Needs a referral from {_from_whom(others)}."
     if contact:
@@ -269,6 +292,8 @@ def registration_json(record: Record, check_url: str) -> dict[str, Any]:
         "status": view.status,
         "label": view.label,
         "is_practising": view.is_practising,
+        "shown_as_registered": view.shown_as_registered,
+        "check_is_stale": view.is_stale,
         "checked_on": reg.checked_on.isoformat() if reg.checked_on else None,
         "period_to": reg.period_to.isoformat() if reg.period_to else None,
         "badge": view.badge,
@@ -303,7 +328,10 @@ def contact_json(record: Record) -> dict[str, Any]:
 
 
 def referral_routes_json(record: Record) -> list[dict[str, Any]]:
-    return [{"route": r.route, "only_for": list(r.only_for)} for r in record.referral_routes]
+    return [
+        {"route": r.route, "only_for": list(r.only_for), **({"not_for": list(r.not_for)} if r.not_for else {})}
+        for r in record.referral_routes
+    ]
 
 
 def home_visits_json(record: Record) -> dict[str, Any] | None:
@@ -366,7 +394,12 @@ def practitioner_json(stored: StoredPractitioner, urls: dict[str, str], check_ur
 
 
 def result_json(
-    number: int, hit: Hit, stored: StoredPractitioner, urls: dict[str, str], check_url: str
+    number: int,
+    hit: Hit,
+    stored: StoredPractitioner,
+    urls: dict[str, str],
+    check_url: str,
+    context: safety.ReferralContext | None = None,
 ) -> dict[str, Any]:
     """One search result: enough to list, map and contact, with a link to the full record."""
     record = stored.record
@@ -394,7 +427,7 @@ def result_json(
         "wheelchair_access": record.wheelchair_access,
         "nhs_waiting_weeks": record.nhs_waiting_weeks,
         "contact": contact_json(record),
-        "next_step": next_step(record),
+        "next_step": next_step(record, context),
         "is_sample": record.is_sample,
         "url": urls["self"],
         "html_url": urls["html"],

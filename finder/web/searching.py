@@ -17,6 +17,7 @@ from finder.web.params import (
     LocationResolver,
     SearchRequest,
     build_query,
+    require_place_for_home_visits,
     require_what_or_where,
     resolve_location,
 )
@@ -86,6 +87,7 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
     from finder.understand import understand
 
     understanding = understand(request.text)
+    require_place_for_home_visits(request, location, said_in_words="visits_home" in understanding.flags())
     search = build_query(request, location, app.config, understanding)
     results = finder.search.query(search)
     dropped = ""

@@ -11,6 +11,7 @@ import math
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,12 @@ def seed_listings() -> list[tuple[str, Record]]:
                 treatments=["hydrotherapy", "exercise_programme"],
                 funding=["nhs"],
                 accepting_new_patients=True,
-                registration={"number": "PH9700001", "status": "registered", "checked_on": "2026-01-05"},
+                # Checked recently: within the 90 days finder.safety allows "Registered" for.
+                registration={
+                    "number": "PH9700001",
+                    "status": "registered",
+                    "checked_on": (date.today() - timedelta(days=5)).isoformat(),
+                },
             ),
         ),
         (

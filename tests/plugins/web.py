@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,25 @@ XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 #: Real points: LS6 (Headingley), Leeds centre, Harrogate, York, Cornwall.
 LS6 = (53.8195, -1.5762)
+YORK = (53.9590, -1.0815)
+
+#: A recent registration check (within the 90 days finder.safety allows) and how pages write it.
+CHECKED = date.today() - timedelta(days=10)
+CHECKED_TEXT = f"{CHECKED.day} {CHECKED:%B %Y}"
+#: A check years old: never shown as "Registered" (hazard H2).
+STALE_CHECK = date(2022, 1, 5)
+
+#: One listing of every registration status, around York (COPD, respiratory: apart from the Leeds MS
+#: searches), by first name -> status. Every status has a search-level and a page-level test.
+STATUS_LISTINGS = {
+    "Rita": "registered",
+    "Cora": "conditions_of_practice",
+    "Sam": "suspended",
+    "Lara": "lapsed",
+    "Remy": "removed",
+    "Nell": "not_found",
+    "Uma": "unchecked",
+}
 
 
 def _web_record(n: int, **overrides: Any) -> Record:
@@ -34,7 +54,7 @@ def _web_record(n: int, **overrides: Any) -> Record:
 
 def web_records() -> list[Record]:
     """A small, varied, sample-like set around Leeds (names are fictional)."""
-    checked = "2025-03-03"
+    checked = CHECKED.isoformat()
     return [
         _web_record(
             1,
@@ -124,6 +144,53 @@ def web_records() -> list[Record]:
             specialisms=["neurological", "vestibular"], conditions=["multiple_sclerosis", "dizziness"],
             locations=[{"setting": "online"}],
             funding=["private"], is_sample=True,
+        ),
+        *[
+            _web_record(
+                200 + i,
+                name=f"{first} {status.replace('_', ' ').title().replace(' ', '')}",
+                practice_name=f"York Chest Clinic {i}",
+                registration={"number": f"PH77002{i:02d}", "status": status}
+                | ({"checked_on": checked} if status != "unchecked" else {}),
+                specialisms=["respiratory"], conditions=["copd"],
+                locations=[{"setting": "private_clinic", "postcode": "YO1 7HH", "lat": YORK[0] + i * 0.001, "lon": YORK[1]}],
+                funding=["private"], phone="01904 000000", booking_url="https://example.org/book",
+                referral_routes=[{"route": "self_referral"}], is_sample=True,
+            )
+            for i, (first, status) in enumerate(STATUS_LISTINGS.items())
+        ],
+        _web_record(
+            300,
+            name="Stan Stale",
+            practice_name="York Old Check Physio",
+            registration={"number": "PH7700300", "status": "registered", "checked_on": STALE_CHECK.isoformat()},
+            specialisms=["respiratory"], conditions=["copd"],
+            locations=[{"setting": "private_clinic", "postcode": "YO1 7HH", "lat": YORK[0] - 0.002, "lon": YORK[1]}],
+            funding=["private"], is_sample=True,
+        ),
+        _web_record(
+            301,
+            name="Nora Nhs",
+            practice_name="York NHS Physiotherapy",
+            registration={"number": "PH7700301", "status": "registered", "checked_on": checked},
+            specialisms=["musculoskeletal", "neurological"], conditions=["back_pain", "multiple_sclerosis"],
+            locations=[{"setting": "hospital", "postcode": "YO31 8HE", "lat": YORK[0] + 0.01, "lon": YORK[1] - 0.01}],
+            funding=["nhs"], phone="01904 000001",
+            # Hazard H3: self-referral for anything except MS, which needs a GP or MS nurse.
+            referral_routes=[{"route": "self_referral", "not_for": ["multiple_sclerosis"]}, {"route": "gp"}, {"route": "ms_nurse"}],
+            is_sample=True,
+        ),
+        _web_record(
+            302,
+            name="Mick Msk",
+            practice_name="York MSK Service",
+            registration={"number": "PH7700302", "status": "registered", "checked_on": checked},
+            specialisms=["musculoskeletal", "neurological"], conditions=["back_pain", "multiple_sclerosis"],
+            locations=[{"setting": "hospital", "postcode": "YO31 8HE", "lat": YORK[0] + 0.011, "lon": YORK[1] - 0.01}],
+            funding=["nhs"],
+            # Hazard H3: self-referral for musculoskeletal problems only.
+            referral_routes=[{"route": "self_referral", "only_for": ["musculoskeletal"]}, {"route": "gp"}],
+            is_sample=True,
         ),
         *[
             _web_record(

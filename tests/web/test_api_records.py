@@ -8,6 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from finder.vocab import VOCABULARIES
+from tests.plugins.web import CHECKED, CHECKED_TEXT
 from tests.web.schema_check import OpenAPIChecker
 
 
@@ -42,9 +43,11 @@ def test_practitioner_json_is_the_full_record(stored_client: Any, stored_app: An
         "status": "registered",
         "label": "Registered with the HCPC",
         "is_practising": True,
-        "checked_on": "2025-03-03",
+        "shown_as_registered": True,
+        "check_is_stale": False,
+        "checked_on": CHECKED.isoformat(),
         "period_to": None,
-        "badge": "Registered with the HCPC (checked 3 March 2025)",
+        "badge": f"Registered with the HCPC (checked {CHECKED_TEXT})",
         "check_url": "https://www.hcpc-uk.org/check-the-register/",
     }
     assert body["referral_routes"][0] == {"route": "self_referral", "only_for": ["musculoskeletal"]}

@@ -10,7 +10,7 @@ import pytest
 
 from finder.db import store_from
 from finder.ingest import SourceItem, ingest
-from tests.plugins.web import XSS, web_records
+from tests.plugins.web import CHECKED_TEXT, XSS, web_records
 
 BANNER = "This directory is showing FICTIONAL sample practitioners for demonstration. They are not real people."
 
@@ -28,7 +28,7 @@ def test_practitioner_page_has_what_a_patient_needs(stored_client: Any, stored_a
     text = text_of(response)
     for expected in [
         "Alice Neuro",
-        "Registered with the HCPC (checked 3 March 2025)",
+        f"Registered with the HCPC (checked {CHECKED_TEXT})",
         "PH7700001",
         "Check PH7700001 yourself on the HCPC register",
         "Multiple sclerosis (MS)",
@@ -43,7 +43,7 @@ def test_practitioner_page_has_what_a_patient_needs(stored_client: Any, stored_a
         "Polish",
         "MCSP: Member of the Chartered Society of Physiotherapy",
         "Accepting new patients",
-        "Last updated",
+        "Imported into Physio Finder on",
         "Fictional sample record",
     ]:
         assert expected in text, expected
@@ -57,7 +57,7 @@ def test_hcpc_link_follows_config(stored_app: Any) -> None:
     assert 'href="https://register.example/check"' in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("name", "shown"), [("Carol", "Registration lapsed (checked 3 March 2025): not registered to practise"),
+@pytest.mark.parametrize(("name", "shown"), [("Carol", f"Registration lapsed (checked {CHECKED_TEXT}): not registered to practise"),
                                               ("Dan", "HCPC registration not yet checked")])
 def test_non_practising_never_shown_as_registered(stored_client: Any, stored_app: Any, name: str, shown: str) -> None:
     text = text_of(stored_client.get(f"/practitioners/{stored_app.ids[name]}"))
@@ -96,7 +96,8 @@ def test_referral_summary_for_gps(stored_client: Any, stored_app: Any) -> None:
     text = text_of(page)
     for expected in ["Referral summary", "Who may refer", "GP referral: for all conditions",
                      "neuro.referrals@example.nhs.uk", "0113 496 0002", "Adults with a confirmed neurological diagnosis",
-                     "NHS waiting time: about 8 weeks. Up to 6 sessions", "What to include", "NHS number",
+                     "NHS waiting time: about 8 weeks (date not known: ask the service for today's wait). Up to 6 sessions",
+                     "What to include", "NHS number",
                      "FICTIONAL sample record"]:
         assert expected in text, expected
     assert f'/practitioners/{pid}/referral.txt' in page.get_data(as_text=True)

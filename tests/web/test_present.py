@@ -16,7 +16,7 @@ def test_only_practising_statuses_are_ever_called_registered(status: str) -> Non
     registration = {"number": "PH123456", "status": status}
     if status != "unchecked":
         registration["checked_on"] = "2025-03-03"
-    view = present.registration_view(make_record(registration=registration))
+    view = present.registration_view(make_record(registration=registration), today=date(2025, 3, 10))
     practising = status in ("registered", "conditions_of_practice")
     assert view.is_practising is practising
     assert view.badge.startswith("Registered with the HCPC") is practising
