@@ -60,6 +60,12 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_DEFAULT_RADIUS_KM": 25,
     "SEARCH_MAX_RADIUS_KM": 200,
     "SECRET_KEY": None,
+    # The site's public address (https://finder.example.org): the only source of absolute links.
+    # Unset: links are relative. Never taken from the request's Host header.
+    "PUBLIC_URL": None,
+    # Host names the app answers to (Flask TRUSTED_HOSTS; a list, or a comma-separated string).
+    # Default: the PUBLIC_URL's host when that is set; other Hosts get 400.
+    "TRUSTED_HOSTS": None,
 }
 
 

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, render_template, request, url_for
+from flask import Flask, Response, render_template, request
 from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -25,6 +25,7 @@ from finder.errors import (
     LocationError,
     PlaceCandidate,
 )
+from finder.web.links import site_url
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,9 @@ def is_api_request() -> bool:
 
 
 def problem_type(slug: str) -> str:
-    """Absolute URI of a problem type: its entry on the API page."""
+    """URI of a problem type: its entry on the API page (absolute only under PUBLIC_URL)."""
     try:
-        return url_for("pages.api_docs", _external=True, _anchor=f"problem-{slug}")
+        return site_url("pages.api_docs", _anchor=f"problem-{slug}")
     except Exception:  # outside a request (should not happen) or pages not registered
         return "about:blank"
 
@@ -92,7 +93,7 @@ def candidate_json(candidate: PlaceCandidate) -> dict[str, Any]:
         "detail": candidate.detail,
         "lat": round(candidate.lat, 6),
         "lon": round(candidate.lon, 6),
-        "search_url": url_for("api.search", _external=True) + "?" + urlencode(list(args.items(multi=True))),
+        "search_url": site_url("api.search") + "?" + urlencode(list(args.items(multi=True))),
     }
 
 
