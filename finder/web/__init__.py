@@ -25,7 +25,9 @@ def _has_sample_records(app: Flask) -> bool:
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and response headers."""
     from finder.web import api, errors, headers, links, pages, present
+    from finder.web.params import AsciiIntegerConverter
 
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any route is added
     links.init_app(app)
 
     assets = Blueprint(
