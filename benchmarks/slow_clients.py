@@ -7,8 +7,8 @@ Usage::
 
 ``--connections`` sockets each send a request head one byte per second (never
 finishing it), reopening whenever the server drops them, for ``--duration``
-seconds. Meanwhile one ordinary client sends a GET (new connection each time,
-5 s timeout) every ``--interval`` seconds, cycling through ``--path`` values,
+seconds. Meanwhile each ordinary client sends a GET (new connection each time,
+5 s timeout) every ``--interval`` seconds (``--clients`` such clients), cycling through ``--path`` values,
 and records status and latency. Prints the figures and a last line starting
 ``RESULT``. tests/robustness/test_front_proxy.py runs the same attack against
 deploy/run-local.sh.
@@ -102,6 +102,7 @@ def attack(
     duration: float = 30.0,
     interval: float = 0.1,
     timeout: float = 5.0,
+    clients: int = 1,
 ) -> AttackReport:
     """Run the bounded attack and time ordinary GETs meanwhile (bounded: ``duration`` + a few seconds)."""
     parts = urlsplit(url)
@@ -115,11 +116,13 @@ def attack(
     ]
     for thread in attackers:
         thread.start()
-    time.sleep(min(2.0, duration / 4))  # let every slow connection get in first
+    if connections:
+        time.sleep(min(2.0, duration / 4))  # let every slow connection get in first
     started = time.monotonic()
     deadline = started + duration
-    number = 0
-    try:
+
+    def normal_client(offset: int) -> None:
+        number = offset
         while time.monotonic() < deadline:
             path = paths[number % len(paths)]
             number += 1
@@ -127,13 +130,22 @@ def attack(
             try:
                 status = _normal_get(host, port, path, timeout)
             except OSError as exc:
-                report.failures.append(f"{path}: {type(exc).__name__} {exc}")
+                with lock:
+                    report.failures.append(f"{path}: {type(exc).__name__} {exc}")
             else:
-                if status == 200:
-                    report.latencies_ms.append((time.monotonic() - began) * 1000)
-                else:
-                    report.failures.append(f"{path}: HTTP {status}")
+                with lock:
+                    if status == 200:
+                        report.latencies_ms.append((time.monotonic() - began) * 1000)
+                    else:
+                        report.failures.append(f"{path}: HTTP {status}")
             time.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+    normal = [threading.Thread(target=normal_client, args=(n,), name=f"normal-{n}") for n in range(clients)]
+    try:
+        for thread in normal:
+            thread.start()
+        for thread in normal:
+            thread.join()
     finally:
         report.seconds = time.monotonic() - started
         stop.set()
@@ -149,6 +161,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--path", action="append", default=None)
+    parser.add_argument("--clients", type=int, default=1, help="Ordinary clients, each sending every --interval seconds.")
     options = parser.parse_args()
     report = attack(
         options.url,
@@ -156,12 +169,13 @@ def main() -> None:
         connections=options.connections,
         duration=options.duration,
         interval=options.interval,
+        clients=options.clients,
     )
     print(report.summary())
     for failure in report.failures[:5]:
         print("  failed:", failure)
     print(
-        f"RESULT slow_clients={options.connections} ok={len(report.latencies_ms)} failed={len(report.failures)} "
+        f"RESULT slow_clients={options.connections} clients={options.clients} ok={len(report.latencies_ms)} failed={len(report.failures)} "
         f"p99_ms={report.percentile(0.99):.0f}"
     )
 
