@@ -125,3 +125,16 @@ def test_public_url_is_normalised() -> None:
     assert normalised_public_url("https://finder.example.org/") == "https://finder.example.org"
     assert normalised_public_url("https://example.org/finder/") == "https://example.org/finder"
     assert normalised_public_url("") is None
+
+
+def test_behind_a_proxy_forwarded_host_headers_are_ignored(web_site: Any) -> None:
+    """With FINDER_PROXY_FIX_X_FOR=1 the app trusts X-Forwarded-For (the address), never X-Forwarded-Host."""
+    config = dict(web_site.app.config)
+    keep = ("INSTANCE_PATH", "DATABASE_URL", "GAZETTEER_PATH", "INDEX_DIR", "SECRET_KEY")
+    app = create_app({**{k: config[k] for k in keep}, "TESTING": True, "RATELIMIT_ENABLED": False, "PROXY_FIX_X_FOR": 1})
+    client = app.test_client()
+    forwarded = {"Host": "127.0.0.1", "X-Forwarded-For": "203.0.113.7", "X-Forwarded-Host": EVIL, "X-Forwarded-Proto": "https"}
+    for method, path in every_request(web_site.ids):
+        response = client.open(path, method=method, headers=forwarded)
+        assert response.status_code < 500, (method, path)
+        assert leaks(response, EVIL) == [], (method, path)
