@@ -59,6 +59,7 @@ mkdir -p "$RUN_DIR/logs" "$RUN_DIR/temp"
 export FINDER_BIND=127.0.0.1:$APP_PORT
 export FINDER_PROXY_FIX_X_FOR=${FINDER_PROXY_FIX_X_FOR:-1}
 export FINDER_PUBLIC_URL=${FINDER_PUBLIC_URL:-http://127.0.0.1:$PORT}
+export FINDER_TRUSTED_HOSTS=${FINDER_TRUSTED_HOSTS:-127.0.0.1,localhost}
 
 # A fresh clone: sample data, gazetteer and index (skipped once the index exists).
 if ! "$BIN/finder" index status >/dev/null 2>&1; then
@@ -112,6 +113,7 @@ GUNICORN_PID=$!
 NGINX_PID=$!
 
 URL=http://127.0.0.1:$PORT
+READY=0
 for _ in $(seq 600); do
     if ! kill -0 "$GUNICORN_PID" 2>/dev/null || ! kill -0 "$NGINX_PID" 2>/dev/null; then
         echo "run-local: a server stopped while starting; logs in $RUN_DIR/logs:" >&2
@@ -120,10 +122,16 @@ for _ in $(seq 600); do
     fi
     if "$BIN/python" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" "$URL/readyz" 2>/dev/null; then
         echo "Physio Finder is running at $URL (nginx; gunicorn on 127.0.0.1:$APP_PORT; logs in $RUN_DIR/logs). Press Ctrl+C to stop."
+        READY=1
         break
     fi
     sleep 0.2
 done
+if [[ $READY == 0 ]]; then
+    echo "run-local: $URL/readyz did not answer 200 within two minutes; logs in $RUN_DIR/logs:" >&2
+    tail -n 20 "$RUN_DIR/logs/app.log" "$RUN_DIR/logs/error.log" >&2 || true
+    exit 1
+fi
 
 # Foreground until either server exits or we are told to stop.
 wait -n "$GUNICORN_PID" "$NGINX_PID" || true
