@@ -38,6 +38,12 @@ max_requests_jitter = 10_000
 # gunicorn's own access log would duplicate them (and would include query strings).
 accesslog = None
 errorlog = "-"
+# gunicorn's own messages about malformed requests name the client's address and
+# quote the request; this logger keeps the fact and drops those details.
+logger_class = "finder.web.serverlog.PrivateLogger"
+# gunicorn >= 25 opens a control socket at one fixed path per user; several
+# servers on one host (tests, two sites) would take it from each other.
+control_socket_disable = True
 loglevel = os.environ.get("FINDER_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FINDER_FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -161,7 +161,8 @@ def write_rejects(path: Path, items: list[SourceItem]) -> int:
                 columns.append(key)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["row", "problems", *columns])
+        # Column names come from the file (JSON keys), so they are guarded like the cells.
+        writer.writerow(["row", "problems", *(csv_safe(c) for c in columns)])
         for item in items:
             raw = item.raw or {}
             writer.writerow(

@@ -71,6 +71,12 @@ DEFAULTS: dict[str, Any] = {
     "REPORTS_PER_HOUR": 5,
     "REPORTS_PER_LISTING_PER_DAY": 2,
     "REPORT_MAX_BYTES": 16384,
+    # The site's public address (https://finder.example.org): the only source of absolute links.
+    # Unset: links are relative. Never taken from the request's Host header.
+    "PUBLIC_URL": None,
+    # Host names the app answers to (Flask TRUSTED_HOSTS; a list, or a comma-separated string).
+    # Default: the PUBLIC_URL's host when that is set; other Hosts get 400.
+    "TRUSTED_HOSTS": None,
 }
 
 

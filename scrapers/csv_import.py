@@ -358,13 +358,15 @@ def parse_csv(data: bytes | str, *, source: str = "csv") -> Iterator[SourceItem]
         except StopIteration:
             break
         except csv.Error as exc:
-            row_number = reader.line_num
+            row_number += 1
             if group is not None:
                 yield group.to_item(source)
                 group = None
             yield SourceItem(row=row_number, problems=[Problem(row_number, None, f"not valid CSV: {exc}")])
             continue
-        row_number = reader.line_num
+        # One record is one spreadsheet row, however many lines its cells span
+        # (reader.line_num counts lines, so it runs ahead after a multi-line cell).
+        row_number += 1
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) != len(names):

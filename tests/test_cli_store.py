@@ -129,3 +129,22 @@ def test_ingest_keeps_an_existing_index_up_to_date(runner: Any, app: Any, tmp_pa
         assert query(SearchQuery(text="Secondlisting")).total == 1
     again = runner.invoke(["ingest", "csv", str(second), "--no-geocode"])
     assert "Updated index" not in again.output and "unchanged 1" in again.output
+
+
+def test_json_rejects_file_guards_header_cells_from_json_keys(runner: Any, tmp_path: Path) -> None:
+    """A JSON key becomes a column name in the rejects file: a formula there is neutralised like a cell."""
+    runner.invoke(["init-db"])
+    path = tmp_path / "bad.json"
+    evil_key = '=HYPERLINK("http://evil.example","click")'
+    path.write_text(json.dumps({"practitioners": [
+        {"name": "Zoë", "source_id": "z1", "locations": [{"setting": "online"}]},
+        {"name": "Yan", "source_id": "z2", "specialisms": ["neuro"], evil_key: "x", "locations": [{"setting": "online"}]},
+    ]}))
+    rejects = tmp_path / "bad.rejects.csv"
+    result = runner.invoke(["ingest", "json", str(path), "--partial", "--no-geocode", "--rejects", str(rejects)])
+    assert result.exit_code == 0, result.output
+    with rejects.open(encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header[:2] == ["row", "problems"]
+    assert "'" + evil_key in header
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header)

@@ -141,3 +141,13 @@ def test_the_template_has_every_column_in_order() -> None:
     with open("data/import-template.csv", encoding="utf-8", newline="") as handle:
         header = next(_csv.reader(handle))
     assert header == list(COLUMN_NAMES)
+
+
+def test_row_numbers_count_spreadsheet_rows_after_a_multi_line_cell() -> None:
+    """A cell with line breaks is still one row: the next row's number must not run ahead."""
+    data = csv_bytes([
+        csv_row(bio="Line one\nline two\nline three"),
+        csv_row(source_id="p-2", hcpc_number="PH9900002", specialisms="neuro"),
+    ])
+    [msg] = messages(data)
+    assert msg.startswith("row 3, column specialisms: "), msg

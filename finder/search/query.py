@@ -162,7 +162,7 @@ def validate(search: SearchQuery) -> None:
     if isinstance(radius, bool) or not isinstance(radius, int | float) or not math.isfinite(radius):
         problems.append(("radius_km", f"must be a number of kilometres, more than 0 and at most {limit:g}"))
     elif not 0 < radius <= limit:
-        problems.append(("radius_km", f"must be more than 0 and at most {limit:g} km (got {radius:g})"))
+        problems.append(("radius_km", f"must be more than 0 and at most {limit:g} km (got {radius!r})"))  # !r: 200.0001 must not read as 200
     if not isinstance(search.filters, dict):
         problems.append(("filters", f"must map facet names ({', '.join(FACETS)}) to lists of codes"))
     else:

@@ -24,7 +24,11 @@ def _has_sample_records(app: Flask) -> bool:
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and response headers."""
-    from finder.web import api, errors, headers, pages, present, reports, shortlist
+    from finder.web import api, errors, headers, links, pages, present, reports, shortlist
+    from finder.web.params import AsciiIntegerConverter
+
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any route is added
+    links.init_app(app)
 
     assets = Blueprint(
         "assets", __name__, static_folder=str(resource_dir("templates") / "static"), static_url_path="/static"

@@ -10,11 +10,12 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, request
 
 from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
 from finder.web import present
 from finder.web.interpretation import interpreted_json, match_reasons
+from finder.web.links import site_url
 from finder.web.params import SearchRequest, parse_search_args, previous_page, require_what_or_where
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
 
@@ -25,7 +26,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def _url(endpoint: str, args: Any = None, **values: Any) -> str:
-    base = url_for(endpoint, _external=True, **values)
+    base = site_url(endpoint, **values)
     if args:
         query = urlencode(list(args.items(multi=True)))
         if query:
@@ -35,10 +36,10 @@ def _url(endpoint: str, args: Any = None, **values: Any) -> str:
 
 def practitioner_links(practitioner_id: int) -> dict[str, str]:
     return {
-        "self": url_for("api.practitioner", practitioner_id=practitioner_id, _external=True),
-        "html": url_for("pages.practitioner", practitioner_id=practitioner_id, _external=True),
-        "referral": url_for("pages.referral", practitioner_id=practitioner_id, _external=True),
-        "referral_text": url_for("pages.referral_text", practitioner_id=practitioner_id, _external=True),
+        "self": site_url("api.practitioner", practitioner_id=practitioner_id),
+        "html": site_url("pages.practitioner", practitioner_id=practitioner_id),
+        "referral": site_url("pages.referral", practitioner_id=practitioner_id),
+        "referral_text": site_url("pages.referral_text", practitioner_id=practitioner_id),
     }
 
 
@@ -132,4 +133,4 @@ def openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     from finder.web.openapi import openapi_document
 
-    return json_response(openapi_document(url_for("api.search", _external=True).rsplit("/search", 1)[0]))
+    return json_response(openapi_document(site_url("api.search").rsplit("/search", 1)[0]))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, render_template, request, url_for
+from flask import Flask, Response, render_template, request
 from markupsafe import escape
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 
 from finder.errors import (
     AmbiguousPlace,
@@ -25,6 +26,7 @@ from finder.errors import (
     LocationError,
     PlaceCandidate,
 )
+from finder.web.links import site_url
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
     "bad-request": (400, "Bad request", "The request could not be understood."),
 }
 
+UNTRUSTED_HOST = "This server does not answer to that host name: use the site's own address."
+
 _HTTP_SLUGS = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 410: "withdrawn", 429: "rate-limited"}
 
 
@@ -74,9 +78,9 @@ def is_api_request() -> bool:
 
 
 def problem_type(slug: str) -> str:
-    """Absolute URI of a problem type: its entry on the API page."""
+    """URI of a problem type: its entry on the API page (absolute only under PUBLIC_URL)."""
     try:
-        return url_for("pages.api_docs", _external=True, _anchor=f"problem-{slug}")
+        return site_url("pages.api_docs", _anchor=f"problem-{slug}")
     except Exception:  # outside a request (should not happen) or pages not registered
         return "about:blank"
 
@@ -92,7 +96,7 @@ def candidate_json(candidate: PlaceCandidate) -> dict[str, Any]:
         "detail": candidate.detail,
         "lat": round(candidate.lat, 6),
         "lon": round(candidate.lon, 6),
-        "search_url": url_for("api.search", _external=True) + "?" + urlencode(list(args.items(multi=True))),
+        "search_url": site_url("api.search") + "?" + urlencode(list(args.items(multi=True))),
     }
 
 
@@ -113,6 +117,21 @@ def problem_response(
             if name.lower() != "content-type":
                 response.headers[name] = value
     return response
+
+
+#: An absolute file path (POSIX or Windows) not inside a URL: "/srv/finder/instance/index", "C:\\finder\\index".
+_SERVER_PATH = re.compile(r"(?<![\w.:/~-])(?:/[^\s/'\"`()<>,;]+)+/?|\b[A-Za-z]:\\[^\s'\"`()<>,;]+")
+
+
+def without_server_paths(detail: str) -> str:
+    """A 503 message fit for the public: what is wrong and what to run, without where the files are."""
+    return _SERVER_PATH.sub("(path not shown)", detail)
+
+
+def unavailable_detail(exc: FinderError) -> str:
+    """The public text of a 503 from the domain; the full text (paths included) goes to the log."""
+    log.warning("service unavailable on %s: %s", request.path, exc.detail)
+    return without_server_paths(exc.detail)
 
 
 def problem_for(exc: FinderError) -> Response:
@@ -145,7 +164,7 @@ def problem_for(exc: FinderError) -> Response:
             exc.status, "invalid-postcode", exc.detail, invalid_params=[{"name": "near", "reason": exc.detail}]
         )
     if exc.status == 503:
-        return problem_response(503, "unavailable", exc.detail, title=exc.title)
+        return problem_response(503, "unavailable", unavailable_detail(exc), title=exc.title)
     if exc.status == 404:
         return problem_response(404, "not-found", exc.detail)
     if exc.status == 410:
@@ -155,6 +174,9 @@ def problem_for(exc: FinderError) -> Response:
 
 
 def error_page(status: int, title: str, detail: str, headers: Any = None) -> Response:
+    from finder.web.params import without_controls
+
+    title, detail = without_controls(title), without_controls(detail)  # e.g. a NUL typed into a field
     try:
         html = render_template("error.html", status=status, title=title, detail=detail)
     except Exception:  # the error page itself must not fail (e.g. the store is down)
@@ -185,12 +207,16 @@ def init_app(app: Flask) -> None:
     def finder_error(exc: FinderError) -> Response:
         if is_api_request():
             return problem_for(exc)
-        return error_page(exc.status, exc.title, exc.detail)
+        detail = unavailable_detail(exc) if exc.status == 503 else exc.detail
+        return error_page(exc.status, exc.title, detail)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         headers = exc.get_headers()
+        if isinstance(exc, SecurityError):
+            # A Host outside TRUSTED_HOSTS: say so without echoing it (it is the attacker's text).
+            exc = BadRequest(UNTRUSTED_HOST)
         if is_api_request():
             slug = _HTTP_SLUGS.get(status, "bad-request" if status < 500 else "server-error")
             if status == 404:

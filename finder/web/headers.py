@@ -8,6 +8,11 @@ from flask import Flask, Response, request
 
 from finder.web.errors import is_api_request
 
+#: Static files (the app serves them only without nginx in front; nginx keeps them a week).
+STATIC_CACHE = "public, max-age=3600"
+#: API answers that echo what was searched for.
+PRIVATE_API_PATHS = frozenset({"/api/v1/search"})
+
 
 def content_security_policy(tiles_url: str | None) -> str:
     """No inline script or style anywhere; images may also come from the tile server when configured."""
@@ -57,11 +62,15 @@ def init_app(app: Flask) -> None:
                 headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
                 headers["Access-Control-Allow-Headers"] = "Accept, If-None-Match, Content-Type"
                 headers["Access-Control-Max-Age"] = "86400"
-        if request.method in ("GET", "HEAD") and response.status_code == 200 and not response.direct_passthrough:
-            if is_api_request():
+        if request.method in ("GET", "HEAD") and request.path.startswith("/static/") and response.status_code in (200, 304):
+            # Flask's file sending has already said "no-cache"; static files are meant to be kept.
+            headers["Cache-Control"] = STATIC_CACHE
+        elif request.method in ("GET", "HEAD") and response.status_code == 200 and not response.direct_passthrough:
+            if request.path in PRIVATE_API_PATHS:
+                # Search terms can be health information: the client may keep the answer, shared caches not.
+                headers.setdefault("Cache-Control", "private, max-age=60")
+            elif is_api_request():
                 headers.setdefault("Cache-Control", "public, max-age=60")
-            elif request.path.startswith("/static/"):
-                headers.setdefault("Cache-Control", "public, max-age=3600")
             else:
                 # Pages change when the data does: always revalidate (cheap with the ETag); searches
                 # can be health information, so shared caches must not keep them.

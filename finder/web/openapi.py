@@ -47,6 +47,8 @@ NUMBER_OR_NULL = {"type": ["number", "null"]}
 BOOL_OR_NULL = {"type": ["boolean", "null"]}
 DATE_OR_NULL = {"type": ["string", "null"], "format": "date"}
 URL = {"type": "string", "format": "uri"}
+#: A link to this site: absolute under FINDER_PUBLIC_URL, else root-relative (never built from Host).
+LINK = {"type": "string", "format": "uri-reference"}
 
 
 def _object(properties: dict[str, Any], description: str = "", required: list[str] | None = None) -> dict[str, Any]:
@@ -130,10 +132,10 @@ def schemas() -> dict[str, Any]:
     )
     practitioner_links = _object(
         {
-            "self": {**URL, "description": "This record in the API."},
-            "html": {**URL, "description": "The practitioner page."},
-            "referral": {**URL, "description": "The printable referral summary."},
-            "referral_text": {**URL, "description": "The referral summary as plain text."},
+            "self": {**LINK, "description": "This record in the API."},
+            "html": {**LINK, "description": "The practitioner page."},
+            "referral": {**LINK, "description": "The printable referral summary."},
+            "referral_text": {**LINK, "description": "The referral summary as plain text."},
         }
     )
     provenance = _object(
@@ -204,8 +206,8 @@ def schemas() -> dict[str, Any]:
             "contact": _ref("Contact"),
             "next_step": {**STRING, "description": "One sentence for a patient: how to get seen."},
             "is_sample": {"type": "boolean"},
-            "url": {**URL, "description": "The full record in the API."},
-            "html_url": {**URL, "description": "The practitioner page."},
+            "url": {**LINK, "description": "The full record in the API."},
+            "html_url": {**LINK, "description": "The practitioner page."},
             "matched": {
                 "type": "array",
                 "items": STRING,
@@ -275,10 +277,10 @@ def schemas() -> dict[str, Any]:
             "results": {"type": "array", "items": _ref("SearchResult")},
             "links": _object(
                 {
-                    "self": URL,
-                    "next": {"type": ["string", "null"], "format": "uri"},
-                    "prev": {"type": ["string", "null"], "format": "uri"},
-                    "html": {**URL, "description": "The same search on the website."},
+                    "self": LINK,
+                    "next": {"type": ["string", "null"], "format": "uri-reference"},
+                    "prev": {"type": ["string", "null"], "format": "uri-reference"},
+                    "html": {**LINK, "description": "The same search on the website."},
                 }
             ),
         },
@@ -286,7 +288,7 @@ def schemas() -> dict[str, Any]:
     )
     problem = _object(
         {
-            "type": {**URL, "description": "Problem type; its description is on the /api page."},
+            "type": {**LINK, "description": "Problem type; its description is on the /api page."},
             "title": STRING,
             "status": {"type": "integer"},
             "detail": {**STRING, "description": "What was wrong and what is allowed."},
@@ -311,7 +313,7 @@ def schemas() -> dict[str, Any]:
             "detail": STRING,
             "lat": {"type": "number"},
             "lon": {"type": "number"},
-            "search_url": {**URL, "description": "The same search at this place."},
+            "search_url": {**LINK, "description": "The same search at this place."},
         }
     )
     location = _object(

@@ -29,6 +29,7 @@ from finder.web.params import (
     parse_search_args,
     previous_page,
     require_what_or_where,
+    without_controls,
 )
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
 from finder.web.svgmap import Pin, results_map
@@ -86,7 +87,7 @@ class FormState:
     @classmethod
     def from_args(cls, args: Any) -> FormState:
         def one(name: str) -> str:
-            return (args.get(name) or "").strip()[:200]
+            return without_controls(args.get(name) or "").strip()[:200]  # never echo a NUL into the page
 
         state = cls(
             q=one("q"),
@@ -332,6 +333,7 @@ def _render_search(template_args: dict[str, Any], status: int) -> tuple[str, int
     error_by: dict[str, str] = {}
     for name, reason in errors:
         field_id, field_name = FIELD_OF.get(name, ("field-q", name.replace("_", " ").capitalize()))
+        reason = without_controls(reason)  # a message may quote the input: no NUL into the page
         error_list.append({"id": field_id, "name": field_name, "reason": reason})
         error_by.setdefault(field_id, reason)
     template_args.update(

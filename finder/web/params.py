@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.routing import IntegerConverter
 
 from finder.errors import FinderError, InvalidParameters, InvalidValue
 from finder.geo import Location
@@ -155,6 +156,21 @@ class _Args(Protocol):
     def getlist(self, key: str) -> list[str]: ...
 
 
+#: Control characters (NUL, tabs, newlines, C1 codes): never part of a one-line search field.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+#: Numbers as people type them, in ASCII digits only. Python's float() and int()
+#: also accept "1_0" (as 10) and other scripts' digits ("١٠"), which nobody means here.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+_WHOLE = re.compile(r"[+-]?[0-9]{1,9}", re.ASCII)
+_ASCII_DIGITS = "use the digits 0-9"
+
+
+def without_controls(text: str) -> str:
+    """``text`` with each control character replaced by a space (safe to echo in a page or message)."""
+    return _CONTROL.sub(" ", text)
+
+
 def _clean(value: str | None) -> str:
     return (value or "").strip()
 
@@ -162,13 +178,12 @@ def _clean(value: str | None) -> str:
 def _parse_float(name: str, raw: str, problems: list[tuple[str, str]], reason: str) -> float | None:
     if not raw:
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        problems.append((name, f"'{_shown(raw)}' is not a number: {reason}"))
+    if not _DECIMAL.fullmatch(raw):
+        problems.append((name, f"'{_shown(raw)}' is not a number ({_ASCII_DIGITS} and a decimal point): {reason}"))
         return None
+    value = float(raw)
     if not math.isfinite(value):
-        problems.append((name, f"'{_shown(raw)}' is not a number: {reason}"))
+        problems.append((name, f"'{_shown(raw)}' is not a number we can use (too large): {reason}"))
         return None
     return value
 
@@ -176,8 +191,8 @@ def _parse_float(name: str, raw: str, problems: list[tuple[str, str]], reason: s
 def _parse_int(name: str, raw: str, problems: list[tuple[str, str]], reason: str) -> int | None:
     if not raw:
         return None
-    if not re.fullmatch(r"[+-]?\d{1,9}", raw):
-        problems.append((name, f"'{_shown(raw)}' is not a whole number: {reason}"))
+    if not _WHOLE.fullmatch(raw):
+        problems.append((name, f"'{_shown(raw)}' is not a whole number ({_ASCII_DIGITS}): {reason}"))
         return None
     return int(raw)
 
@@ -193,7 +208,7 @@ def _parse_bool(name: str, raw: str, problems: list[tuple[str, str]]) -> bool:
 
 
 def _shown(raw: str) -> str:
-    raw = raw.strip()
+    raw = without_controls(raw).strip()  # messages end up in pages: never echo a NUL
     return raw if len(raw) <= 40 else raw[:37] + "..."
 
 
@@ -209,12 +224,14 @@ def parse_search_args(args: _Args | Mapping[str, Any]) -> SearchRequest:
     def one(name: str) -> str:
         return _clean(args.get(name))
 
-    text = one("q")
+    # Free text is searched and shown as words: control characters are just spaces there. A
+    # place (near) keeps them, so the geocoder can refuse it clearly.
+    text = without_controls(one("q")).strip()
     near = one("near")
     for name, value in (("q", text), ("near", near)):
         if len(value) > MAX_TEXT:
             problems.append((name, f"is {len(value)} characters long; at most {MAX_TEXT} are allowed"))
-    label = one("label")[:MAX_TEXT]
+    label = without_controls(one("label")).strip()[:MAX_TEXT]
     lat = _parse_float("lat", one("lat"), problems, "give latitude in decimal degrees, e.g. 53.8195")
     lon = _parse_float("lon", one("lon"), problems, "give longitude in decimal degrees, e.g. -1.5762")
     if lat is not None and not -90 <= lat <= 90:
@@ -259,6 +276,12 @@ def parse_search_args(args: _Args | Mapping[str, Any]) -> SearchRequest:
             problems.extend((name, reason) for name, reason in more.params if name not in named)
         raise InvalidParameters(problems)
     return request
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """``<int:...>`` in URLs with ASCII digits only (Werkzeug's also matches "١٢", Arabic-Indic 12)."""
+
+    regex = r"[0-9]+"
 
 
 class MissingSearch(InvalidParameters):

@@ -160,7 +160,9 @@ def trust_proxies(app: Flask) -> None:
     """Read the client address from X-Forwarded-For when PROXY_FIX_X_FOR proxies are in front."""
     hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        # The client address and scheme only: the host is never taken from a header
+        # (links come from PUBLIC_URL; finder.web.links), so X-Forwarded-Host is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
 
 
 def init_app(app: Flask) -> RateLimits | None:

@@ -18,6 +18,7 @@ from finder.db import store_from
 from finder.exports import csv_text
 from finder.models import StoredPractitioner
 from finder.web import present
+from finder.web.links import site_url
 from finder.web.params import parse_search_args, require_what_or_where
 from finder.web.searching import MAX_ID, run_search
 
@@ -200,7 +201,7 @@ def csv_row(stored: StoredPractitioner, distance_km: float | None = None, hit: A
         record.website,
         record.referral_email,
         record.referral_phone,
-        url_for("pages.practitioner", practitioner_id=stored.id, _external=True),
+        site_url("pages.practitioner", practitioner_id=stored.id),
         yes_no[record.is_sample],
     ]
 
@@ -265,7 +266,7 @@ def shortlist() -> Any:
             params["back"] = back
         return url_for("shortlist.shortlist") + "?" + urlencode(params)
 
-    share_url = url_for("shortlist.shortlist", ids=query, _external=True) if ids else ""
+    share_url = site_url("shortlist.shortlist", ids=query) if ids else ""
     compare_url = url_for("shortlist.compare", ids=query) if ids else ""
     added = request.args.get("added", "")
     return render_template(
@@ -281,7 +282,7 @@ def shortlist() -> Any:
         compare_url=compare_url,
         csv_url=url_for("shortlist.shortlist_csv", ids=query) if ids else "",
         txt_url=url_for("shortlist.shortlist_text", ids=query) if ids else "",
-        mailto=mailto_link(listed, url_for("shortlist.compare", ids=query, _external=True)) if ids else "",
+        mailto=mailto_link(listed, site_url("shortlist.compare", ids=query)) if ids else "",
         max_compare=MAX_COMPARE,
         max_shortlist=MAX_SHORTLIST,
     )
@@ -305,7 +306,7 @@ def compare() -> Any:
         shortlist_url=url_for("shortlist.shortlist", ids=ids_text(ids)) if ids else url_for("shortlist.shortlist"),
         csv_url=url_for("shortlist.shortlist_csv", ids=query) if listed else "",
         txt_url=url_for("shortlist.shortlist_text", ids=query) if listed else "",
-        mailto=mailto_link(listed, url_for("shortlist.compare", ids=query, _external=True)) if listed else "",
+        mailto=mailto_link(listed, site_url("shortlist.compare", ids=query)) if listed else "",
         max_compare=MAX_COMPARE,
     )
 

@@ -1,0 +1,72 @@
+"""Links the site hands out (API links, problem types, OpenAPI servers, referral summaries).
+
+One rule: an absolute link is built from the configured ``PUBLIC_URL``
+(``FINDER_PUBLIC_URL=https://finder.example.org``), never from the request's
+``Host`` header, which anyone can set. Without it, links are root-relative
+(``/practitioners/12``), which browsers and HTTP clients resolve against the
+address they used.
+
+The request's host is never consulted: the path comes from the URL map bound
+to a placeholder server name, so even a request whose Host Flask refused
+(``TRUSTED_HOSTS``) gets correct links in its error answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, has_request_context, request
+
+from finder.errors import FinderError
+
+
+def normalised_public_url(raw: Any) -> str | None:
+    """``PUBLIC_URL`` as ``scheme://host[:port][/prefix]`` without a trailing slash, or None when unset.
+
+    Raises FinderError for a value that is not an http(s) URL with a host, so a
+    typo stops the app at start instead of producing broken links.
+    """
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise FinderError(
+            f"FINDER_PUBLIC_URL must be the site's address, e.g. https://finder.example.org (got {text!r})"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def public_host(public_url: str | None) -> str | None:
+    return urlsplit(public_url).hostname if public_url else None
+
+
+def site_url(endpoint: str, *, _anchor: str | None = None, **values: Any) -> str:
+    """The link to ``endpoint``: absolute under PUBLIC_URL when configured, else root-relative."""
+    app = current_app
+    script_name = request.root_path if has_request_context() else ""
+    adapter = app.url_map.bind("public.invalid", script_name=script_name or "/", url_scheme="http")
+    path = adapter.build(endpoint, values, force_external=False)
+    if _anchor:
+        path = f"{path}#{_anchor}"
+    base = app.config.get("PUBLIC_URL")
+    if base:
+        # The prefix of the public URL replaces whatever root the app is mounted at locally.
+        if script_name and path.startswith(script_name):
+            path = path[len(script_name):] or "/"
+        return f"{base}{path}"
+    return path
+
+
+def init_app(app: Flask) -> None:
+    """Normalise PUBLIC_URL, default TRUSTED_HOSTS to its host, and offer ``site_url`` to templates."""
+    app.config["PUBLIC_URL"] = normalised_public_url(app.config.get("PUBLIC_URL"))
+    trusted = app.config.get("TRUSTED_HOSTS")
+    if isinstance(trusted, str):  # FINDER_TRUSTED_HOSTS=finder.example.org,www.finder.example.org
+        trusted = [name.strip() for name in trusted.split(",") if name.strip()]
+    host = public_host(app.config["PUBLIC_URL"])
+    if not trusted and host:
+        trusted = [host]
+    app.config["TRUSTED_HOSTS"] = trusted or None
+    app.add_template_global(site_url, "site_url")
