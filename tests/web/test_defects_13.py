@@ -24,7 +24,9 @@ def test_a_page_past_the_end_links_back_to_the_last_page(web_client: Any) -> Non
     assert body["results"] == [] and body["pages"] == 3
     assert body["links"]["prev"].endswith("page=3&per_page=10") or "page=3" in body["links"]["prev"]
     assert body["links"]["next"] is None
-    prev = web_client.get(body["links"]["prev"].split("localhost", 1)[1]).get_json()
+    # Links are relative unless FINDER_PUBLIC_URL is set (never built from the request's Host).
+    prev_link = body["links"]["prev"]
+    prev = web_client.get(prev_link.split("localhost", 1)[1] if "localhost" in prev_link else prev_link).get_json()
     assert prev["results"], "prev leads to a page with results"
     one_page = web_client.get("/api/v1/search?near=York&q=copd&page=5").get_json()
     assert one_page["pages"] == 1 and "page=" not in one_page["links"]["prev"]
