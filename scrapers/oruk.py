@@ -54,7 +54,6 @@ from sqlalchemy import func, select
 from finder.errors import (
     FinderError,
     InvalidPostcode,
-    LocationError,
     RobotsDisallowed,
     SourceError,
     SourceFormatError,
@@ -77,7 +76,7 @@ DEFAULT_PER_PAGE = 50
 #: A feed with more pages than this is not being paged the way we ask.
 MAX_PAGES = 10_000
 
-#: A place name -> (lat, lon), for service areas (raises a LocationError when unknown).
+#: A place name -> (lat, lon), for service areas (raises a FinderError when unknown or ambiguous).
 PlaceLookup = Callable[[str], tuple[float, float]]
 
 #: Taxonomy terms (ids, codes or names, compared without case) that mark
@@ -559,10 +558,13 @@ def area_locations(service: dict[str, Any], *, charity: bool, place_lookup: Plac
         if place_lookup is None:
             places.notes.append(f"service area '{name[:60]}' not placed (no gazetteer)")
             continue
+        if len(name) > 80:
+            places.notes.append(f"service area '{name[:60]}...' is a description, not a place name")
+            continue
         try:
             lat, lon = place_lookup(name)
-        except LocationError as exc:
-            places.notes.append(f"service area '{name[:60]}': {exc.detail[:120]}")
+        except FinderError as exc:  # unknown, ambiguous or not a place at all: never guessed
+            places.notes.append(f"service area '{name[:60]}' not placed: {exc.detail.split(':')[0][:100]}")
             continue
         places.locations.append(
             {
