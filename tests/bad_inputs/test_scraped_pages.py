@@ -75,7 +75,7 @@ HCPC_PAGES = [
     Page("invalid UTF-8", b"\xff\xfe<html>\xc3\x28</html>" + b"\x80" * 100, "did not return an HTML page"),
     Page("NUL bytes", b"<html><body>\x00\x00<dl><dt>Status</dt>\x00</dl></body></html>", "registration number"),
     Page("entity expansion", b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><html><body>&b;&b;</body></html>', "did not return an HTML page"),
-    Page("login page", b"<html><head><title>Sign in</title></head><body><form><input name=password></form></body></html>", "registration number"),
+    Page("login page", b"<html><head><title>Sign in</title></head><body><form><input name=password></form></body></html>", "a login page"),
     Page("script only", b"<html><script>" + b"x" * 10000 + b"</script></html>", "did not return an HTML page"),
 ]
 
