@@ -35,7 +35,7 @@ from tqdm import tqdm
 from finder.changes import record_change
 from finder.errors import FinderError, RobotsDisallowed, SourceError
 from finder.models import IngestRun, Practitioner, RegistrationCheck, utcnow
-from finder.vocab import PRACTISING_STATUSES
+from finder.safety import is_shown_as_registered  # noqa: F401  (the rule lives in finder.safety)
 
 if TYPE_CHECKING:
     from finder.db import Store
@@ -57,19 +57,6 @@ MAX_BLOCKED_IN_A_ROW = 3
 
 #: How long to leave the register alone after it refused us.
 RETRY_AFTER = timedelta(hours=24)
-
-
-def is_shown_as_registered(status: str | None, period_to: date | None, today: date | None = None) -> bool:
-    """Whether a listing may be shown as registered: a practising status whose period has not ended.
-
-    The register's own "Registered" is not enough once the registration period it
-    showed us (``Period ... to <end>``) is over: a lapse may not have reached the
-    register yet, and we never show a registration we know has run out.
-    """
-    if status not in PRACTISING_STATUSES:
-        return False
-    today = today or utcnow().date()
-    return period_to is None or period_to >= today
 
 
 def blocked_stop_message(count: int, kind: str, number: str, when: datetime) -> str:

@@ -129,6 +129,19 @@ class RegistrationDisplay:
     help: str = ""
 
 
+def is_shown_as_registered(status: str | None, period_to: date | None, today: date | None = None) -> bool:
+    """Whether a listing may be shown as registered: a practising status whose period has not ended.
+
+    The register's own "Registered" is not enough once the registration period it
+    showed us (``Period ... to <end>``) is over: a lapse may not have reached the
+    register yet, and we never show a registration we know has run out.
+    """
+    if status not in PRACTISING_STATUSES:
+        return False
+    today = today or date.today()
+    return period_to is None or period_to >= today
+
+
 def registration_display(
     registration: Registration,
     today: date | None = None,
@@ -142,14 +155,18 @@ def registration_display(
     checked = registration.checked_on
     link = check_url or check_url_for(registration.number)
     practising = status in PRACTISING_STATUSES
-    # TODO(lead): when issue 10's registration end date lands (finder.registration), a
-    # registration past its end date should count as stale here too.
     stale = is_stale(checked, today, max_age_days)
+    # A registration period the register showed us as over is never shown as registered
+    # (is_shown_as_registered below), however recent the check.
+    ended = practising and not is_shown_as_registered(status, registration.period_to, today)
+    stale = stale or ended
     when = f" (checked {_uk_date(checked)})" if checked else ""
     if is_not_practising(status):
         label, tone = f"{REGISTRATION_STATUSES.label_of(status)}{when}: not registered to practise", "warning"
     elif status == "unchecked" or checked is None:
         label, tone = "HCPC registration not yet checked — check the HCPC register", "unknown"
+    elif ended and registration.period_to is not None:
+        label, tone = f"Registration period ended on {_uk_date(registration.period_to)} — check the HCPC register", "unknown"
     elif stale:
         label, tone = f"Last checked on {_uk_date(checked)} — check the HCPC register", "unknown"
     elif status == "conditions_of_practice":

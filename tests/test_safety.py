@@ -62,6 +62,17 @@ def test_an_old_check_is_not_shown_as_registered(status: str, age_days: int, reg
         assert shown.link.startswith("https://")
 
 
+@pytest.mark.parametrize(("days_left", "registered"), [(1, True), (0, True), (-1, False)])
+def test_a_registration_period_that_has_ended_is_not_shown_as_registered(days_left: int, registered: bool) -> None:
+    # Checked recently and "Registered" on the register, but the period it showed ends before today.
+    data = {**registration("registered"), "period_to": TODAY + timedelta(days=days_left)}
+    shown = safety.registration_display(make_record(registration=data).registration, TODAY)
+    assert shown.shown_as_registered is registered
+    assert shown.label.startswith("Registered with the HCPC") is registered
+    if not registered:
+        assert shown.label.startswith("Registration period ended on ") and shown.tone == "unknown"
+
+
 def test_the_allowed_age_is_a_setting() -> None:
     checked = TODAY - timedelta(days=40)
     reg = make_record(registration=registration("registered", checked)).registration
