@@ -263,8 +263,8 @@ def schemas() -> dict[str, Any]:
                     {
                         "label": STRING,
                         "total": {"type": "integer", "minimum": 1},
-                        "search_url": {**URL, "description": "The alternative search in the API."},
-                        "html": {**URL, "description": "The same on the website."},
+                        "search_url": {**LINK, "description": "The alternative search in the API."},
+                        "html": {**LINK, "description": "The same on the website."},
                     }
                 ),
             },
