@@ -49,6 +49,10 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(present.one_line_address, "one_line_address")
     app.add_template_filter(present.address_lines, "address_lines")
     app.add_template_filter(present.join_words, "join_words")
+    app.add_template_filter(present.open_status, "open_status")
+    from finder.hours import clock
+
+    app.add_template_filter(clock, "clock")
 
     @app.context_processor
     def site_context() -> dict[str, Any]:
