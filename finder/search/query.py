@@ -45,6 +45,9 @@ class SearchQuery:
     sort: str = "auto"  # auto: distance when a location is given, else relevance
     page: int = 1
     per_page: int = 20
+    #: List everything that passes the filters, with neither text nor a place
+    #: (directory feeds filter by taxonomy alone); the search page never sets it.
+    browse: bool = False
 
     def __post_init__(self) -> None:
         # Validation lives in one place: validate() below (InvalidParameters naming each parameter).
@@ -154,7 +157,7 @@ def validate(search: SearchQuery) -> None:
                 normalised[facet] = tuple(codes)
         if not problems:
             object.__setattr__(search, "filters", normalised)
-    for flag in ("visits_home", "registered_only", "accepting", "wheelchair"):
+    for flag in ("visits_home", "registered_only", "accepting", "wheelchair", "browse"):
         if not isinstance(getattr(search, flag), bool):
             problems.append((flag, "must be true or false"))
     if search.sort not in SORTS:
@@ -231,7 +234,7 @@ def query(search: SearchQuery, *, index: Any = None) -> SearchResults:
     handle = index if index is not None else _index_of_app()
     with handle.snapshot() as snap:
         concepts = parse_text(search.text, snap.synonyms) if search.text.strip() else []
-        if not concepts and search.location is None:
+        if not concepts and search.location is None and not search.browse:
             # Neither what nor where: ask, rather than list the whole directory.
             return SearchResults(query=search, total=0, hits=[], facets=empty_facets(), needs_input=True)
         return _run(snap, search, concepts)
@@ -319,8 +322,14 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             rows, scores, keep = lookup(text_docs, rows, scores, text_scores)
             distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
             placed, settings, is_online = placed[keep], settings[keep], is_online[keep]
+    elif text_docs is None or text_scores is None:
+        # browse: every live listing, in index order (ties then fall to the id).
+        rows = np.flatnonzero(snap.alive)
+        scores = np.zeros(len(rows), dtype=np.float64)
+        distance = visits_you = location_index = placed = None
+        settings = None
+        is_online = snap.flags["online"][rows]
     else:
-        assert text_docs is not None and text_scores is not None
         rows, scores = text_docs, text_scores
         distance = visits_you = location_index = placed = None
         settings = None

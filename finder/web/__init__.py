@@ -32,6 +32,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(assets)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    from finder.web import oruk
+
+    app.register_blueprint(oruk.bp)
     errors.init_app(app)
     headers.init_app(app)
 

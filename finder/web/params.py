@@ -76,6 +76,8 @@ class SearchRequest:
     sort: str = "auto"
     page: int = 1
     per_page: int | None = None
+    #: Filters alone, with neither text nor place (the ORUK feed's taxonomy filter).
+    browse: bool = False
 
     @property
     def has_point(self) -> bool:
@@ -357,6 +359,7 @@ def build_query(request: SearchRequest, location: Location | None, config: Mappi
         "wheelchair": request.wheelchair,
         "sort": request.sort,
         "page": request.page,
+        "browse": request.browse,
     }
     if request.per_page is not None:
         options["per_page"] = request.per_page
