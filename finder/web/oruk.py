@@ -231,13 +231,12 @@ def service_at_locations() -> Response:
     """Paged services at locations (the same filters as /services); one entry per place."""
     feed = parse_feed_args(request.args)
     rows, total, nearest = _listings(feed)
-    # One entry per listing: its nearest place to the postcode, else its first place
-    # (listings that only visit people at home have no place and no entry).
-    contents = [
-        oruk_map.service_at_location_summary(stored, index or 0)
-        for stored, index in zip(rows, nearest, strict=True)
-        if stored.record.locations
-    ]
+    # Pages are pages of listings: every place of each listing, or with a postcode its
+    # nearest place (a listing that only visits people at home has no place, so no entry).
+    contents = []
+    for stored, index in zip(rows, nearest, strict=True):
+        positions = [index] if index is not None else range(len(stored.record.locations))
+        contents.extend(oruk_map.service_at_location_summary(stored, n) for n in positions)
     return json_response(oruk_map.page(contents, total=total, page_number=feed.page, per_page=feed.per_page))
 
 

@@ -99,7 +99,7 @@ def oruk_openapi_document(base_url: str) -> dict[str, Any]:
             "/services/{id}": _one("Service", "One service, fully nested.", "service"),
             "/service_at_locations": {
                 "get": {
-                    "summary": "Services at locations, paged: one entry per listing with a place (its nearest place to `postcode`).",
+                    "summary": "Services at locations, paged by listing: every place of each listing on the page (with `postcode`, its nearest place).",
                     "parameters": feed,
                     "responses": _ok(_page_of("ServiceAtLocation"), "A page of services at locations"),
                 }
