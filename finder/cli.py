@@ -400,12 +400,14 @@ def ingest_ods_command(
     "--taxonomy",
     "taxonomy",
     multiple=True,
-    help="A taxonomy term (id, code or name) that marks physiotherapy in this feed; repeat for more.",
+    help="A taxonomy term (id, code or name) that marks physiotherapy in this feed; repeat for more (default: terms named physiotherapy).",
 )
+@click.option("--all-services", is_flag=True, help="Every service in this feed is physiotherapy (a physiotherapy service's own feed).")
 @click.option("--source", default=None, help="Provenance name for this feed (default: oruk:<host>).")
-@click.option("--partial", is_flag=True, help="Write the valid services and put the rejected ones (with reasons) in a rejects file.")
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), help="Where --partial writes rejected services.")
-@click.option("--no-geocode", is_flag=True, help="Do not look up coordinates from postcodes.")
+@click.option("--strict", is_flag=True, help="All-or-nothing: write nothing if any service is rejected.")
+@click.option("--partial", is_flag=True, hidden=True, help="Kept for old scripts: rejected services never stop the others now.")
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), help="Write rejected services, with reasons, to this CSV file.")
+@click.option("--no-geocode", is_flag=True, help="Do not look up coordinates from postcodes or service areas.")
 @click.option("--per-page", default=50, show_default=True, help="Services per listing page to ask for.")
 @click.option("--max-pages", type=int, default=None, help="Read only this many listing pages (nothing is withdrawn then).")
 @click.option("--allow-empty", is_flag=True, help="Accept an empty feed and withdraw everything loaded from it before.")
@@ -414,7 +416,9 @@ def ingest_ods_command(
 def ingest_oruk_command(
     base_url: str,
     taxonomy: tuple[str, ...],
+    all_services: bool,
     source: str | None,
+    strict: bool,
     partial: bool,
     rejects: Path | None,
     no_geocode: bool,
@@ -423,12 +427,14 @@ def ingest_oruk_command(
     allow_empty: bool,
     refresh: bool,
 ) -> None:
-    """Load physiotherapy services from an Open Referral UK feed (pages /services, then /services/{id}).
+    """Load physiotherapy services from an Open Referral UK feed (ORUK 3.0, v1 or Outpost-style).
 
-    Services are physiotherapy by a --taxonomy term or by the words physiotherapy /
-    physical therapy; the rest are skipped and counted. A later run updates the
-    same listings; services the feed no longer lists are marked withdrawn.
-    Fetched pages are cached (FINDER_HTTP_CACHE_DIR) so an interrupted run resumes quickly.
+    Physiotherapy is recognised by taxonomy term first (--taxonomy, else terms
+    named physiotherapy), then by the service's own name or a description about
+    physiotherapy; the rest are skipped and counted. A service that cannot be
+    fetched or placed is rejected with its address and reason, and the others
+    load; a run with rejects withdraws nothing. Exit status 1 when services were
+    rejected and none loaded. Fetched pages are cached (FINDER_HTTP_CACHE_DIR).
 
     \b
     Example:
@@ -444,9 +450,11 @@ def ingest_oruk_command(
         _polite_session(app, refresh=refresh),
         base_url,
         taxonomy=taxonomy,
+        all_services=all_services,
         source=source,
-        partial=partial,
+        strict=strict,
         geocode=None if no_geocode else postcode_lookup(app, required=True),
+        place_lookup=None if no_geocode else place_lookup(app),
         per_page=per_page,
         max_pages=max_pages,
         allow_empty=allow_empty,
@@ -455,15 +463,30 @@ def ingest_oruk_command(
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     print_report(report.ingest)
-    click.echo(report.summary().splitlines()[0])
+    click.echo("\n".join(report.summary().splitlines()[:-1]))
     if report.ingest.written:
         refresh_index(store, report.ingest.added + report.ingest.updated + report.ingest.withdrawn)
     rejected = [i for i in report.ingest.rejected_items if i.row is not None]
-    if rejected and partial:
+    if rejected and (rejects is not None or partial):
         path = rejects or Path(f"{report.source.replace(':', '-')}.rejects.csv")
         click.echo(f"Wrote {write_rejects(path, rejected)} rejected service(s) with reasons to {path}")
-    if not report.ingest.written:
+    if report.refused:
         raise click.exceptions.Exit(1)
+
+
+def place_lookup(app: Flask) -> Callable[[str], tuple[float, float]] | None:
+    """Place name -> (lat, lon) from the gazetteer, for feeds that give only service areas."""
+    from finder.geo.geocode import geocoder_from
+
+    if not Path(app.config["GAZETTEER_PATH"]).exists():
+        return None
+    geocoder = geocoder_from(app)
+
+    def lookup(name: str) -> tuple[float, float]:
+        found = geocoder.resolve(name)
+        return found.lat, found.lon
+
+    return lookup
 
 
 @main.command("verify-registrations")

@@ -206,6 +206,9 @@ class IngestRun(Base):
     withdrawn: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: The source's own run report beyond the counts (what was seen, recognised,
+    #: skipped and rejected by reason, data-quality notes); revision 0003.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 Index("ix_locations_lat_lon", PractitionerLocation.lat, PractitionerLocation.lon)
@@ -435,6 +438,9 @@ class GpSurgery(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Why the row is not as complete as it looks (e.g. a postcode kept as ODS
+    #: published it, unknown to Code-Point, so no coordinates); revision 0003.
+    data_quality_note: Mapped[str | None] = mapped_column(String(300))
     #: Set when a complete file no longer lists the code (kept, never deleted).
     removed_from_source_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The ingest run that last added or changed this row.

@@ -202,15 +202,34 @@ class SitesReport(ChangeReport):
 
     skipped: int = 0
     not_geocoded: int = 0
+    #: Practices whose postcode is not a valid UK postcode, kept as ODS published it.
+    postcode_kept: int = 0
+    #: Out-of-scope rows that had problems (they never stop a load; --all-settings validates them).
+    skipped_with_problems: int = 0
     withdrawn_word = "no longer listed"
 
     def summary(self) -> str:
         line = self.counts_line()
         if self.skipped:
-            line += f", skipped {self.skipped} that are not GP practices"
+            line += f", skipped {self.skipped} that are not GP practices (out of scope; --all-settings loads them)"
+        if self.postcode_kept:
+            line += f", {self.postcode_kept} postcode(s) kept as published though not valid UK postcodes (no coordinates)"
         if self.not_geocoded:
-            line += f", {self.not_geocoded} without coordinates (postcode not in the gazetteer)"
+            line += f", {self.not_geocoded} without coordinates (postcode not in Code-Point Open)"
         return line + self.nothing_written_note()
+
+    def as_dict(self) -> dict[str, object]:
+        """What the run's IngestRun row keeps (finder sources report reads it)."""
+        return {
+            "kind": "ods",
+            "seen": self.read,
+            "skipped": {"not a GP practice": self.skipped} if self.skipped else {},
+            "skipped_with_problems": self.skipped_with_problems,
+            "loaded": self.added + self.updated + self.unchanged,
+            "rejected": {"invalid row": self.rejected} if self.rejected else {},
+            "postcode_kept_as_published": self.postcode_kept,
+            "without_coordinates": self.postcode_kept + self.not_geocoded,
+        }
 
 
 def _columns(row: SurgeryRow) -> dict[str, object]:
@@ -229,6 +248,11 @@ def _columns(row: SurgeryRow) -> dict[str, object]:
         "provider_code": row.provider_code,
         "content_hash": row.content_hash(),
     }
+
+
+#: Data-quality notes on a stored practice (the report counts them).
+NOTE_POSTCODE_KEPT = "postcode kept as ODS published it; it is not a valid UK postcode, so the practice has no coordinates"
+NOTE_NOT_IN_CODEPOINT = "postcode not in Code-Point Open (new, retired or outside Great Britain), so the practice has no coordinates"
 
 
 def _locate(postcode: str | None, geocode: PostcodeLookup | None) -> tuple[float | None, float | None] | None:
@@ -257,13 +281,18 @@ def load_gp_surgeries(
     """Upsert parsed practices by ODS code and report what changed."""
     now = now or utcnow()
     report = SitesReport(input_name=input_name, mode="partial" if partial else "all-or-nothing")
-    report.read = len(parsed.rows) + parsed.rejected
-    report.rejected = parsed.rejected
-    report.problems = list(parsed.problems)
-    if parsed.problems and not partial:
+    problems = list(parsed.problems)
+    out_of_scope_lines = len({p.row for p in parsed.out_of_scope_problems})
+    if include_all_settings:
+        problems += parsed.out_of_scope_problems
+    report.read = len(parsed.rows) + parsed.rejected + out_of_scope_lines
+    report.rejected = len({p.row for p in problems})
+    report.problems = problems
+    if problems and not partial:
         return report
     rows = [r for r in parsed.rows if include_all_settings or r.is_gp_practice]
-    report.skipped = len(parsed.rows) - len(rows)
+    report.skipped = len(parsed.rows) - len(rows) + (0 if include_all_settings else out_of_scope_lines)
+    report.skipped_with_problems = 0 if include_all_settings else out_of_scope_lines
 
     with store.session() as session:
         run = IngestRun(source=SOURCE, input_name=input_name, mode=report.mode, status="running", started_at=now, read=report.read)
@@ -273,7 +302,7 @@ def load_gp_surgeries(
         for row in tqdm(rows, desc="saving surgeries", unit=" surgeries", disable=not progress, leave=False):
             _upsert(session, existing, row, geocode, run.id, now, report)
         if complete:
-            listed = {r.ods_code for r in rows} | parsed.rejected_codes
+            listed = {r.ods_code for r in rows} | parsed.rejected_codes | parsed.out_of_scope_codes
             if not include_all_settings:
                 # Codes skipped as "not a GP practice" are still listed by ODS.
                 listed |= {r.ods_code for r in parsed.rows}
@@ -286,6 +315,7 @@ def load_gp_surgeries(
         run.added, run.updated, run.unchanged = report.added, report.updated, report.unchanged
         run.withdrawn, run.rejected = report.withdrawn, report.rejected
         run.problems = [str(p) for p in report.problems[:500]]
+        run.details = report.as_dict()
         run.status = "completed"
         run.finished_at = utcnow()
         session.flush()
@@ -293,6 +323,30 @@ def load_gp_surgeries(
     report.written = True
     log.info("ods: %s", report.summary())
     return report
+
+
+def _place(surgery: GpSurgery, row: SurgeryRow, geocode: PostcodeLookup | None, report: SitesReport, *, retry: bool) -> bool:
+    """Coordinates and the data-quality note for this row's postcode; True when either changed."""
+    before = (surgery.lat, surgery.lon, surgery.data_quality_note)
+    if row.postcode is not None and not row.postcode_valid:
+        # Kept as published: never looked up, so never placed at a guess.
+        surgery.lat = surgery.lon = None
+        surgery.data_quality_note = NOTE_POSTCODE_KEPT
+        report.postcode_kept += 1
+    elif row.postcode is None:
+        surgery.data_quality_note = None
+    elif surgery.lat is None or retry:
+        point = _locate(row.postcode, geocode)
+        if point is not None:
+            surgery.lat, surgery.lon = point
+            surgery.data_quality_note = None
+        elif geocode is not None:
+            surgery.lat = surgery.lon = None
+            surgery.data_quality_note = NOTE_NOT_IN_CODEPOINT
+            report.not_geocoded += 1
+        elif surgery.lat is None:
+            report.not_geocoded += 1
+    return (surgery.lat, surgery.lon, surgery.data_quality_note) != before
 
 
 def _upsert(
@@ -308,14 +362,14 @@ def _upsert(
     surgery = existing.get(row.ods_code)
     if surgery is None:
         surgery = GpSurgery(ods_code=row.ods_code, first_seen_at=now, updated_at=now, ingest_run_id=run_id, **columns)
-        point = _locate(row.postcode, geocode)
-        surgery.lat, surgery.lon = point if point else (None, None)
+        surgery.lat = surgery.lon = None
+        _place(surgery, row, geocode, report, retry=True)
         session.add(surgery)
         existing[row.ods_code] = surgery
         report.added += 1
-        report.not_geocoded += surgery.lat is None and row.postcode is not None
         return
     changed = surgery.content_hash != columns["content_hash"] or surgery.removed_from_source_at is not None
+    postcode_moved = False
     if changed:
         postcode_moved = surgery.postcode != row.postcode
         for name, value in columns.items():
@@ -323,15 +377,8 @@ def _upsert(
         surgery.removed_from_source_at = None
         if postcode_moved:
             # Old coordinates belong to the old postcode; never keep them for a new one.
-            point = _locate(row.postcode, geocode)
-            surgery.lat, surgery.lon = point if point else (None, None)
-    if surgery.lat is None and row.postcode is not None:
-        point = _locate(row.postcode, geocode)
-        if point is not None:
-            surgery.lat, surgery.lon = point
-            changed = True
-        else:
-            report.not_geocoded += 1
+            surgery.lat = surgery.lon = None
+    changed = _place(surgery, row, geocode, report, retry=postcode_moved) or changed
     if changed:
         surgery.updated_at = now
         surgery.ingest_run_id = run_id

@@ -23,6 +23,20 @@ Two published variants are accepted:
   CSV): status words (``ACTIVE`` / ``INACTIVE``) and the prescribing setting as
   ODS role codes separated by ``|`` (``RO76`` = GP practice).
 
+Both map to one vocabulary (:data:`STATUS_CODES`, :func:`canonical_setting`),
+so loading one layout over the other changes nothing that did not change.
+
+Only rows in scope are validated: GP practices (prescribing setting 4 / RO76),
+unless the loader is asked for every setting. A problem on any other row (the
+February 2023 file has one: a public health service at ``DN15 6QV``) is kept
+apart and never stops the GP practices loading.
+
+Postcodes follow this source's policy: ODS is the authoritative national
+register, so a postcode that breaks the Royal Mail format is *kept as
+published* (upper case, single space) and flagged, never a reject; the
+practice is then stored without coordinates and with a data-quality note.
+(The operator's own CSV keeps the strict rule: finder.records.)
+
 ``parse_epraccur`` is pure (bytes in, rows and row problems out); the loader in
 :mod:`finder.sites` writes them to the store.
 """
@@ -98,6 +112,13 @@ STATUS_CODES: dict[str, str] = {
 GP_PRACTICE_SETTING = "4"
 GP_PRACTICE_ROLE = "RO76"
 
+#: Data Search and Export role codes -> the classic prescribing setting they stand for.
+#: Only the one we are sure of; any other role code is compared as published.
+ROLE_SETTINGS: dict[str, str] = {GP_PRACTICE_ROLE: GP_PRACTICE_SETTING}
+
+#: The longest published postcode text we keep (the column holds 8 characters).
+MAX_POSTCODE = 8
+
 _ODS_CODE = re.compile(r"^[A-Z0-9]{3,10}$")
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
@@ -120,11 +141,24 @@ class SurgeryRow:
     commissioner_code: str | None
     provider_code: str | None
     line: int = field(default=0, compare=False)
+    #: False when the postcode is kept as published although it is not a valid UK postcode.
+    postcode_valid: bool = True
+
+    @property
+    def setting(self) -> str | None:
+        """The prescribing setting in one vocabulary, whichever layout published it."""
+        return canonical_setting(self.prescribing_setting)
 
     def content_hash(self) -> str:
-        """Stable hash of what the file says (not where it says it)."""
+        """Stable hash of what the file says, in one vocabulary (not which layout or line said it).
+
+        The published codes (``A`` / ``ACTIVE``, ``4`` / ``RO76``) are left out:
+        their meaning (status, setting) is in, so switching layouts changes nothing.
+        """
         data = asdict(self)
-        data.pop("line")
+        for layout_only in ("line", "status_code", "prescribing_setting"):
+            data.pop(layout_only)
+        data["setting"] = self.setting
         blob = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -134,9 +168,13 @@ class EpraccurFile:
     """Parsed rows, and the problems that stopped others (row = line in the file)."""
 
     rows: list[SurgeryRow] = field(default_factory=list)
+    #: Problems on rows in scope (GP practices).
     problems: list[Problem] = field(default_factory=list)
     #: Codes on rejected lines: a partial load must not mark them as gone.
     rejected_codes: set[str] = field(default_factory=set)
+    #: Problems on rows out of scope (not GP practices): they matter only with --all-settings.
+    out_of_scope_problems: list[Problem] = field(default_factory=list)
+    out_of_scope_codes: set[str] = field(default_factory=set)
     lines: int = 0
 
     @property
@@ -179,10 +217,31 @@ def _date(value: str, column: str) -> date | None:
         raise ValueError(f"'{value}' is not a real date") from None
 
 
+def canonical_setting(setting: str | None) -> str | None:
+    """One vocabulary for both layouts: role codes become the classic numbers they stand for."""
+    if not setting:
+        return None
+    parts = [part.strip().upper() for part in setting.split("|") if part.strip()]
+    return "|".join(sorted({ROLE_SETTINGS.get(part, part) for part in parts})) or None
+
+
 def _is_gp_practice(setting: str) -> bool:
-    if setting == GP_PRACTICE_SETTING:
-        return True
-    return GP_PRACTICE_ROLE in {part.strip().upper() for part in setting.split("|")}
+    return GP_PRACTICE_SETTING in (canonical_setting(setting) or "").split("|")
+
+
+def published_postcode(text: str) -> tuple[str | None, bool]:
+    """The postcode as we store it from ODS, and whether it is a valid UK postcode.
+
+    Valid ones are normalised ("ls62ab" -> "LS6 2AB"); others are kept as
+    published (upper case, single-spaced), because ODS is the register of record.
+    """
+    if not text:
+        return None, True
+    try:
+        return normalise_postcode(text), True
+    except InvalidPostcode:
+        kept = " ".join(text.upper().split())
+        return (kept if len(kept) <= MAX_POSTCODE else None), False
 
 
 def _row(cells: list[str], line: int, problems: list[Problem]) -> SurgeryRow | None:
@@ -204,12 +263,7 @@ def _row(cells: list[str], line: int, problems: list[Problem]) -> SurgeryRow | N
     status = STATUS_CODES.get(raw_status)
     if status is None:
         problem("Status Code", f"'{raw_status[:20]}' is not one of: A, C, D, P, ACTIVE, INACTIVE")
-    postcode: str | None = None
-    if cell("Postcode"):
-        try:
-            postcode = normalise_postcode(cell("Postcode"))
-        except InvalidPostcode as exc:
-            problem("Postcode", exc.detail)
+    postcode, postcode_valid = published_postcode(cell("Postcode"))
     dates: dict[str, date | None] = {}
     for column in ("Open Date", "Close Date"):
         try:
@@ -234,6 +288,7 @@ def _row(cells: list[str], line: int, problems: list[Problem]) -> SurgeryRow | N
         commissioner_code=cell("Commissioner").upper() or None,
         provider_code=cell("Provider/Purchaser").upper() or None,
         line=line,
+        postcode_valid=postcode_valid,
     )
 
 
@@ -266,8 +321,16 @@ def parse_epraccur(data: bytes | str, *, name: str = "the file") -> EpraccurFile
                 )
                 parsed.rejected_codes.add(cells[0].strip().upper())
                 continue
-            row = _row(cells, line, parsed.problems)
+            row_problems: list[Problem] = []
+            row = _row(cells, line, row_problems)
+            in_scope = _is_gp_practice(cells[COLUMN["Prescribing Setting"]].strip())
+            if row is None and not in_scope:
+                # Not a GP practice: its problems matter only when every setting is loaded.
+                parsed.out_of_scope_problems += row_problems
+                parsed.out_of_scope_codes.add(cells[0].strip().upper())
+                continue
             if row is None:
+                parsed.problems += row_problems
                 parsed.rejected_codes.add(cells[0].strip().upper())
                 continue
             if row.ods_code in seen:

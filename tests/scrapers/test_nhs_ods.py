@@ -97,7 +97,8 @@ def test_bad_rows_are_each_named_and_stop_the_load(store: Store, gp_surgeries_lo
     messages = [str(p) for p in report.problems]
     assert any(m.startswith("line 2, column Status Code: 'X' is not one of") for m in messages)
     assert any(m.startswith("line 3, column Open Date: '01/01/1980' is not a date") for m in messages)
-    assert any(m.startswith("line 4, column Postcode: 'LS6 2AC' is not a UK postcode") for m in messages)
+    # Line 4's postcode 'LS6 2AC' breaks the Royal Mail format, but ODS is the register of record: kept, not a problem.
+    assert not any("LS6 2AC" in m for m in messages)
     assert any(m.startswith("line 5: has 20 columns, expected 27") for m in messages)
     assert any(m.startswith("line 6, column Organisation Code: Z99901 is already on line 1") for m in messages)
     assert not report.written and "nothing was written" in report.summary()
@@ -106,13 +107,42 @@ def test_bad_rows_are_each_named_and_stop_the_load(store: Store, gp_surgeries_lo
 
 def test_partial_loads_the_good_rows_and_keeps_the_rest(store: Store, gp_surgeries_loaded: Any) -> None:
     report = ingest_epraccur(store, str(fixture_path("ods", "epraccur_bad_rows.csv")), partial=True)
-    assert report.written and report.rejected == 5 and report.unchanged == 1
-    # Practices on rejected lines are not marked as gone (Z99902-Z99905 are on bad lines);
+    assert report.written and report.rejected == 4 and report.unchanged == 1
+    # Practices on rejected lines are not marked as gone (Z99902, Z99903, Z99905 are on bad lines);
     # only a code the file does not mention at all is.
     assert report.withdrawn == 1
     assert store.gp_surgery("Z99907").removed_from_source_at is not None
     for code in ("Z99902", "Z99903", "Z99904", "Z99905"):
         assert store.gp_surgery(code).removed_from_source_at is None, code
+    # Z99904's new postcode is kept as published, without coordinates, and counted.
+    assert report.updated == 1 and report.postcode_kept == 1
+    kept = store.gp_surgery("Z99904")
+    assert (kept.postcode, kept.lat, kept.lon) == ("LS6 2AC", None, None)
+    assert "kept as published" in report.summary()
+
+
+def test_problems_on_rows_that_are_not_gp_practices_never_stop_the_load(store: Store, tmp_path: Any) -> None:
+    lines = fixture_bytes("ods", "epraccur.csv").decode("utf-8").splitlines()
+    # A public health service (setting 8) with a bad status and date: out of scope, so skipped, not rejected.
+    lines.append('"Y99908","EXAMPLE PUBLIC HEALTH SERVICE","Y63","QWO","1 ROAD","","","LEEDS","","LS6 2AB","1/1/2000","","Q","B","15F","","","","","","","0","","15F","","8",""')
+    path = tmp_path / "epraccur.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ingest_epraccur(store, str(path))
+    assert report.written and (report.added, report.rejected, report.skipped, report.skipped_with_problems) == (6, 0, 2, 1)
+    strict = ingest_epraccur(store, str(path), include_all_settings=True)
+    assert not strict.written and strict.rejected == 1
+    assert any(str(p).startswith("line 8, column Status Code") for p in strict.problems)
+
+
+def test_switching_to_the_data_search_and_export_layout_changes_nothing(
+    store: Store, gp_surgeries_loaded: Any, fake_geocode: Any
+) -> None:
+    before = surgery_rows(store)
+    # The export holds Z99901-Z99903 (GP practices) and the walk-in centre; it is an extract, so keep the rest.
+    report = ingest_epraccur(store, str(fixture_path("ods", "epraccur_dse.csv")), geocode=fake_geocode, complete=False)
+    # A vs ACTIVE, C vs INACTIVE and 4 vs RO76 say the same thing: nothing that did not change is "updated".
+    assert (report.added, report.updated, report.unchanged, report.withdrawn) == (0, 0, 3, 0), report.summary()
+    assert surgery_rows(store) == before
 
 
 def test_load_then_look_up(store: Store, gp_surgeries_loaded: Any) -> None:

@@ -42,6 +42,8 @@ def fixture_json(name: str) -> Any:
 
 def serve_feed(mock: Any, *, pages: tuple[str, ...] = ("services_page1.json", "services_page2.json"), details: dict[str, Any] | None = None) -> None:
     allow_robots(mock, HOST)
+    # Like many feeds, this one has no /service_at_locations endpoint.
+    mock.add(responses.GET, f"{FEED}/service_at_locations", status=404, json={"error": "Not Found"})
     for number, name in enumerate(pages, start=1):
         mock.add(
             responses.GET,
@@ -86,9 +88,8 @@ def test_the_page_envelope() -> None:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"data": []}, "expected 'contents' (a list) and 'total_pages', found data"),
-        ([1, 2], "did not return a page object"),
-        ({"contents": [{"name": "no id"}], "total_pages": 1}, "service 1 on this page has no id"),
+        ({"data": []}, "expected 'contents' (ORUK 3.0) or 'content' (Spring-style paging) holding a list of services, found data"),
+        ("services", "did not return a page of services"),
     ],
 )
 def test_a_changed_envelope_is_a_clear_error(document: Any, message: str) -> None:
@@ -96,13 +97,43 @@ def test_a_changed_envelope_is_a_clear_error(document: Any, message: str) -> Non
         parse_service_page(document)
 
 
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # ORUK 3.0
+        ({"total_items": 2, "total_pages": 1, "page_number": 1, "contents": [{"id": "a"}, {"id": "b"}]}, (2, 1, 1, None, ["a", "b"])),
+        # Spring-style, keys in any case (Hull writes totalpages, the CQC totalPages)
+        ({"totalElements": 0, "totalPages": 0, "number": 1, "last": False, "content": []}, (0, 0, 1, False, [])),
+        ({"totalelements": 4, "totalpages": 2, "NUMBER": 2, "Last": True, "Content": [{"ID": 7}]}, (4, 2, 2, True, ["7"])),
+        # a v1 list page: the services themselves
+        ([{"id": "x"}, {"id": "y"}], (None, 1, 1, True, ["x", "y"])),
+    ],
+)
+def test_every_envelope_in_the_wild(document: Any, expected: tuple[Any, ...]) -> None:
+    page = parse_service_page(document)
+    assert (page.total_items, page.total_pages, page.page_number, page.last, page.ids) == expected
+
+
+def test_a_listing_entry_without_an_id_is_counted_not_fatal() -> None:
+    page = parse_service_page({"contents": [{"name": "no id"}, {"id": "ok"}], "total_pages": 1})
+    assert page.ids == ["ok"] and page.without_id == [1]
+
+
 def test_physiotherapy_by_taxonomy_or_words() -> None:
-    assert physiotherapy_reason(fixture_json("service_msk.json")) == "taxonomy term 'Physiotherapy'"
-    assert physiotherapy_reason(fixture_json("service_neuro_charity.json")) == "the service description"
-    assert physiotherapy_reason(fixture_json("service_private_v1.json")) == "taxonomy term 'Physical Therapy'"
+    assert physiotherapy_reason(fixture_json("service_msk.json")) == (
+        "taxonomy term 'Physiotherapy' (a default physiotherapy term: 'physiotherapy')"
+    )
+    assert physiotherapy_reason(fixture_json("service_neuro_charity.json")) == (
+        "the description is about physiotherapy (its first sentence says so)"
+    )
+    assert physiotherapy_reason(fixture_json("service_private_v1.json")) == (
+        "taxonomy term 'Physical Therapy' (a default physiotherapy term: 'physical therapy')"
+    )
     counselling = fixture_json("service_counselling.json")
     assert physiotherapy_reason(counselling) is None
-    assert physiotherapy_reason(counselling, ["tt-counselling"]) == "taxonomy term 'Counselling'"
+    assert physiotherapy_reason(counselling, ["tt-counselling"]) == (
+        "taxonomy term 'Counselling' (named by --taxonomy: 'tt-counselling')"
+    )
 
 
 def test_a_full_hsds3_service_maps_to_a_listing() -> None:
@@ -160,7 +191,7 @@ def test_skipped_and_rejected_services() -> None:
     assert parse_service(fixture_json("service_defunct.json"), row=4, source=SOURCE) == "not active"
     bad = parse_service(fixture_json("service_bad_postcode.json"), row=6, source=SOURCE)
     assert not bad.ok
-    assert "'LS6 2AC' is not a UK postcode" in str(bad.problems[0])
+    assert "no place to list it at" in str(bad.problems[0]) and "'LS6 2AC' is not a UK postcode" in str(bad.problems[0])
     assert parse_service(["not", "an", "object"], row=7, source=SOURCE).problems
 
 
@@ -262,14 +293,16 @@ def test_truncated_json_in_a_listing_page(store: Store, http_mock: Any, make_ses
     assert snapshot(store) == [[], [], []]
 
 
-def test_a_bad_service_stops_the_run_unless_partial(store: Store, http_mock: Any, make_session: Any, fake_geocode: Any) -> None:
+def test_a_bad_service_never_stops_the_others_unless_strict(store: Store, http_mock: Any, make_session: Any, fake_geocode: Any) -> None:
     serve_feed(http_mock, details={"svc-0002-neuro": "service_bad_postcode.json"})
-    report = ingest_oruk_feed(store, make_session(), FEED, geocode=fake_geocode)
-    assert not report.ingest.written and report.ingest.rejected == 1
-    assert "service 2, column locations.0.postcode: service svc-0006-bad: 'LS6 2AC' is not a UK postcode" in str(report.ingest.problems[0])
+    strict = ingest_oruk_feed(store, make_session(), FEED, geocode=fake_geocode, strict=True)
+    assert not strict.ingest.written and strict.ingest.rejected == 1
+    assert "service 2: service svc-0006-bad: no place to list it at" in str(strict.ingest.problems[0])
+    assert "'LS6 2AC' is not a UK postcode" in str(strict.ingest.problems[0])
     assert snapshot(store) == [[], [], []]
-    partial = ingest_oruk_feed(store, make_session(), FEED, geocode=fake_geocode, partial=True)
-    assert partial.ingest.added == 2 and partial.ingest.rejected == 1
+    report = ingest_oruk_feed(store, make_session(), FEED, geocode=fake_geocode)
+    assert report.ingest.added == 2 and report.ingest.rejected == 1 and not report.refused
+    assert report.rejected_by_reason == {"no place": 1}
 
 
 def test_429_with_retry_after_then_success(store: Store, http_mock: Any, make_session: Any, fake_clock: Any, fake_geocode: Any) -> None:
@@ -288,9 +321,9 @@ def test_a_timeout_on_one_service_is_reported_for_that_service(
 ) -> None:
     serve_feed(http_mock, details={"svc-0002-neuro": [{"body": requests.exceptions.ReadTimeout("slow")}]})
     report = ingest_oruk_feed(store, make_session(max_retries=1), FEED, geocode=fake_geocode)
-    assert not report.ingest.written and report.stats.fetch_failed == 1
+    assert report.ingest.written and report.stats.fetch_failed == 1 and report.ingest.added == 2
     assert "service svc-0002-neuro:" in str(report.ingest.problems[0]) and "no answer within" in str(report.ingest.problems[0])
-    assert snapshot(store) == [[], [], []]
+    assert report.rejected_by_reason == {"could not fetch: timed out": 1}
 
 
 def test_a_timeout_on_the_listing_writes_nothing(store: Store, http_mock: Any, make_session: Any) -> None:
@@ -335,9 +368,13 @@ def test_the_command(runner: Any, http_mock: Any, tmp_path: Any) -> None:
     runner.invoke(["init-db"])
     serve_feed(http_mock, details={"svc-0002-neuro": "service_bad_postcode.json"})
     rejects = tmp_path / "rejects.csv"
-    result = runner.invoke(["ingest", "oruk", FEED, "--no-geocode", "--partial", "--rejects", str(rejects)])
+    result = runner.invoke(["ingest", "oruk", FEED, "--no-geocode", "--rejects", str(rejects)])
     assert result.exit_code == 0, result.output
-    assert "feed listed 5 services on 2 page(s); physiotherapy 3; skipped: 1 not active, 1 not physiotherapy" in result.output
+    assert (
+        "feed listed 5 services on 2 page(s); physiotherapy 3 (3 by taxonomy); "
+        "skipped: 1 not active, 1 not physiotherapy" in result.output
+    )
+    assert "loaded 2; rejected 1: 1 no place" in result.output
     assert "read 3, added 2, updated 0, unchanged 0, withdrawn 0, rejected 1" in result.output
     assert "svc-0006-bad" in rejects.read_text(encoding="utf-8")
     again = runner.invoke(["ingest", "oruk", FEED, "--no-geocode", "--partial", "--rejects", str(rejects)])
@@ -358,3 +395,45 @@ def test_web_addresses_without_a_scheme_are_completed(given: str, kept: str | No
     from scrapers.oruk import _web_address
 
     assert _web_address(given) == kept
+
+
+def test_a_missing_record_loads_the_rest_and_withdraws_nothing(
+    store: Store, http_mock: Any, make_session: Any, fake_geocode: Any
+) -> None:
+    serve_feed(http_mock)
+    ingest_oruk_feed(store, make_session(), FEED, geocode=fake_geocode)
+    http_mock.replace(responses.GET, f"{FEED}/services/svc-0002-neuro", status=404, json={"error": "Not Found"})
+    report = ingest_oruk_feed(store, make_session(), FEED, geocode=fake_geocode)
+    assert (report.ingest.unchanged, report.ingest.rejected, report.ingest.withdrawn) == (2, 1, 0)
+    assert report.ingest.withdrawal_skipped and not report.refused
+    assert f"{FEED}/services/svc-0002-neuro answered HTTP 404" in str(report.ingest.problems[0])
+    assert report.rejected_by_reason == {"could not fetch: HTTP 404": 1}
+    assert listing(store, "svc-0002-neuro").withdrawn_at is None  # still listed, as before
+    details = store.ingest_runs()[0]
+    assert details.source == SOURCE
+
+
+def test_outpost_layout_reads_address_on_the_location_and_contact_phones() -> None:
+    service = {
+        "id": 9,
+        "name": "Example Physiotherapy Drop-in (fictional)",
+        "organisation": {"id": 1, "name": "Example Org"},
+        "taxonomies": [{"id": 77, "name": "Health", "slug": "health"}],
+        "contacts": [{"id": 1, "name": "", "phone": "01296 000000", "email": "hello@example.org"}],
+        "locations": [
+            {"id": 5, "name": "", "address_1": "1 High Street", "city": "Aylesbury", "postal_code": "hp18 0jd",
+             "geometry": {"type": "Point", "coordinates": [-0.92, 51.84]},
+             "accessibilities": [{"name": "Wheelchair accessible entrance"}, {"name": "Car parking"}]},
+        ],
+        "min_age": -1,
+        "max_age": -1,
+    }
+    item = parse_service(service, row=1, source=SOURCE, wanted_terms=["77"])
+    record = item.record
+    assert record.practice_name == "Example Org" and record.phone == "01296 000000" and record.email == "hello@example.org"
+    location = record.locations[0]
+    assert (location.address, location.town, location.postcode, location.lat, location.lon) == (
+        "1 High Street", "Aylesbury", "HP18 0JD", 51.84, -0.92
+    )
+    assert location.wheelchair_access is True and location.parking is True
+    assert "Ages" not in (record.referral_notes or "")
