@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from finder.vocab import VOCABULARIES, Vocabulary
@@ -88,7 +88,9 @@ def stable_id(kind: str, *parts: str) -> str:
     Exactly ``uuid.uuid5(NAMESPACE, ...)``, computed without building UUID objects:
     a page of 50 services needs thousands of them.
     """
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join((kind, *parts)).encode("utf-8")).digest()[:16])
+    name = "\x1f".join((kind, *parts)).encode("utf-8")
+    # SHA-1 because RFC 4122 version 5 is defined with it: an identifier, not a security measure.
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     text = digest.hex()

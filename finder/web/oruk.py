@@ -233,7 +233,7 @@ def service_at_locations() -> Response:
     rows, total, nearest = _listings(feed)
     # Pages are pages of listings: every place of each listing, or with a postcode its
     # nearest place (a listing that only visits people at home has no place, so no entry).
-    contents = []
+    contents: list[dict[str, Any]] = []
     for stored, index in zip(rows, nearest, strict=True):
         positions = [index] if index is not None else range(len(stored.record.locations))
         contents.extend(oruk_map.service_at_location_summary(stored, n) for n in positions)

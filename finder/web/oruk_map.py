@@ -233,7 +233,7 @@ def location(stored: StoredPractitioner, position: int) -> dict[str, Any]:
         {
             "id": lid,
             "location_type": "virtual" if place.setting == "online" else "physical",
-            "name": place.name or setting_label,
+            "name": place.name,
             "description": setting_label,
             "latitude": place.lat,
             "longitude": place.lon,

@@ -6,7 +6,7 @@ the same parser the importers use; whatever it cannot read is kept as the note,
 so no text is lost. Downgrading writes the hours back as text.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003 (0002 on its own branch; rechained when issue-10 was merged in)
 Create Date: 2026-12-02 02:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
