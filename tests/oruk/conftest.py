@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample" / "practitioners.csv"
 
 
-def sample_app(instance: Path, gazetteer_path: Path | None = None) -> Any:
+def sample_app(instance: Path, gazetteer_path: Path | None = None, **extra: Any) -> Any:
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(instance),
@@ -30,7 +30,7 @@ def sample_app(instance: Path, gazetteer_path: Path | None = None) -> Any:
     }
     if gazetteer_path is not None:
         config["GAZETTEER_PATH"] = str(gazetteer_path)
-    return create_app(config)
+    return create_app({**config, **extra})
 
 
 def load_sample(store: Store) -> None:
