@@ -365,6 +365,9 @@ def coerce_hours(value: Any) -> OpeningHours | None:
     if value is None or isinstance(value, OpeningHours):
         return value
     if isinstance(value, str):
+        if len(value.strip()) > MAX_NOTE:
+            # Longer text is an input error to fix, never something to cut short silently.
+            raise ValueError(f"is {len(value.strip()):,} characters long; the most we keep is {MAX_NOTE}")
         return parse_hours(value)
     if isinstance(value, dict):
         if not value.get("intervals") and not (value.get("note") or "").strip():

@@ -221,3 +221,8 @@ def test_a_record_accepts_text_or_structure() -> None:
     assert from_text.locations[0].opening_hours == from_structure.locations[0].opening_hours
     with pytest.raises(ValueError, match="closes"):
         make_record(locations=[{"setting": "online", "opening_hours": {"intervals": [{"day": "monday", "opens": "17:00", "closes": "09:00"}]}}])
+
+
+def test_over_long_hours_are_refused_not_cut_short() -> None:
+    with pytest.raises(ValueError, match="the most we keep is 300"):
+        make_record(locations=[{"setting": "online", "opening_hours": "By appointment " * 30}])
