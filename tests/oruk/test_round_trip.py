@@ -21,7 +21,7 @@ from finder.db import store_from
 from finder.records import Record
 from tests.oruk.conftest import SampleSite, sample_app
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 @pytest.fixture(scope="module")
