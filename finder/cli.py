@@ -722,6 +722,30 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 # search index: `finder index build|update|status` (search area: finder/search/)
 
 
+@main.group("sources")
+def sources_group() -> None:
+    """What each data source last sent and what became of it."""
+
+
+@sources_group.command("report")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@domain_errors
+def sources_report_command(as_json: bool) -> None:
+    """Per source: last run, counts by outcome, top reject reasons, listings without coordinates.
+
+    \b
+    Example:
+      finder sources report
+      finder sources report --json
+    """
+    from finder.data_quality import format_report, sources_report
+
+    store = _store()
+    require_schema(store)
+    found = sources_report(store)
+    click.echo(json.dumps([s.as_json() for s in found], indent=2) if as_json else format_report(found))
+
+
 @main.group("index")
 def index_group() -> None:
     """Build, update and inspect the search index (derived from the store)."""

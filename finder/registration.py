@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from finder.errors import FinderError, RobotsDisallowed, SourceError
 from finder.models import IngestRun, Practitioner, RegistrationCheck, utcnow
+from finder.vocab import PRACTISING_STATUSES
 
 if TYPE_CHECKING:
     from finder.db import Store
@@ -48,6 +49,37 @@ Lookup = Callable[[str], "RegisterCheck"]
 
 #: Stop a run after this many failures in a row: the register is down or has changed.
 MAX_CONSECUTIVE_FAILURES = 5
+
+#: Stop a run after this many stand-in pages in a row (a bot challenge, a login wall, an
+#: error page, an empty page): the register is refusing us, and asking again is hammering.
+MAX_BLOCKED_IN_A_ROW = 3
+
+#: How long to leave the register alone after it refused us.
+RETRY_AFTER = timedelta(hours=24)
+
+
+def is_shown_as_registered(status: str | None, period_to: date | None, today: date | None = None) -> bool:
+    """Whether a listing may be shown as registered: a practising status whose period has not ended.
+
+    The register's own "Registered" is not enough once the registration period it
+    showed us (``Period ... to <end>``) is over: a lapse may not have reached the
+    register yet, and we never show a registration we know has run out.
+    """
+    if status not in PRACTISING_STATUSES:
+        return False
+    today = today or utcnow().date()
+    return period_to is None or period_to >= today
+
+
+def blocked_stop_message(count: int, kind: str, number: str, when: datetime) -> str:
+    """The one message a run stopped by the register's stand-in pages prints."""
+    retry = when + RETRY_AFTER
+    return (
+        f"the HCPC register answered {count} checks in a row with {kind} instead of the register "
+        f"(last for {number}, at {when:%H:%M} UTC on {when:%d %b %Y}); no stored status was changed. "
+        f"It is refusing automated checks for now: try again after {retry:%H:%M} UTC on {retry:%d %b %Y}, "
+        "and if it keeps happening, check these numbers by hand on the register or ask the HCPC for access"
+    )
 
 _TITLES = {"dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "sir", "dame", "rev"}
 _POST_NOMINALS = {"mcsp", "fcsp", "bsc", "msc", "phd", "hons", "ba", "ma", "mphil", "ddm", "hcpc"}
@@ -97,6 +129,8 @@ class VerifyReport:
     failed: int = 0
     skipped_sample: int = 0
     needs_review: int = 0
+    #: Checks answered by a stand-in page (bot challenge, login wall, error page, empty page).
+    blocked: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
@@ -246,6 +280,7 @@ def verify_registrations(
     numbers: list[str] | None = None,
     today: date | None = None,
     progress: bool = False,
+    max_blocked_in_a_row: int = MAX_BLOCKED_IN_A_ROW,
 ) -> VerifyReport:
     """Check due practitioners on the register, one by one, and report what changed."""
     today = today or utcnow().date()
@@ -262,6 +297,7 @@ def verify_registrations(
         report.run_id = run.id
     status = "completed"
     consecutive_failures = 0
+    blocked_in_a_row = 0
     try:
         for item in tqdm(due, desc="checking the HCPC register", unit=" checks", disable=not progress):
             now = utcnow()
@@ -279,7 +315,13 @@ def verify_registrations(
             if result is None:
                 report.failed += 1
                 consecutive_failures += 1
+                blocked_in_a_row = blocked_in_a_row + 1 if check.blocked else 0
+                report.blocked += check.blocked is not None
                 report.problems.append(f"{item.number} ({item.name}): {check.reason or 'not usable'}")
+                if check.blocked and blocked_in_a_row >= max(1, max_blocked_in_a_row):
+                    report.stopped = blocked_stop_message(blocked_in_a_row, check.blocked, item.number, now)
+                    status = "failed"
+                    break
                 if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
                     report.stopped = (
                         f"{consecutive_failures} checks in a row failed (last: {check.reason}); "
@@ -289,6 +331,7 @@ def verify_registrations(
                     break
                 continue
             consecutive_failures = 0
+            blocked_in_a_row = 0
             report.statuses[result.status] += 1
             if result.changed:
                 report.changed += 1
@@ -306,9 +349,11 @@ def verify_registrations(
 
 
 def _failed_check(number: str, reason: str) -> RegisterCheck:
-    from scrapers.hcpc import RegisterCheck
+    from scrapers.hcpc import RegisterCheck, blocked_by
 
-    return RegisterCheck(number=number, status="unchecked", reason=f"could not fetch the register page: {reason}")
+    return RegisterCheck(
+        number=number, status="unchecked", reason=f"could not fetch the register page: {reason}", blocked=blocked_by(reason)
+    )
 
 
 def _finish_run(store: Store, report: VerifyReport, status: str) -> None:

@@ -25,6 +25,8 @@ from datetime import date, datetime
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
+from finder.errors import RobotsDisallowed, SourceError
+
 if TYPE_CHECKING:
     from scrapers.http import PoliteSession
 
@@ -47,6 +49,44 @@ _NOT_FOUND = re.compile(r"no\s+results?\s+(were\s+)?returned\s+for", re.I)
 _DATA_VALID_ON = re.compile(r"data\s+valid\s+on\s*:?\s*([0-9][0-9/:. \-]*[0-9]|\d{1,2}\s+\w+\s+\d{4}[^<\n]*)", re.I)
 _PERIOD = re.compile(r"(?P<start>.+?)\s+(?:to|until|-|–)\s+(?P<end>.+)$", re.I)
 
+#: Pages that stand in front of the register instead of it. Each is "could not check":
+#: the stored status stays, and several in a row stop the run (finder.registration).
+_CHALLENGE = re.compile(
+    r"just a moment|checking (if the site connection is secure|your browser)|verify(ing)? (that )?you are (a )?human"
+    r"|attention required|enable javascript and cookies to continue|ddos protection|are you a robot|captcha"
+    r"|cf-chl|challenge-platform|cf-browser-verification|request unsuccessful\. incapsula",
+    re.I,
+)
+_LOGIN = re.compile(r"\b(sign|log)\s?in\b|\bpassword\b|\bsession (has )?expired\b", re.I)
+_ERROR_PAGE = re.compile(
+    r"\b(page not found|not found|server error|service (temporarily )?unavailable|bad gateway|gateway time-?out"
+    r"|something went wrong|an error (has )?occurred|unexpected error|access denied|forbidden|under maintenance"
+    r"|down for maintenance|too many requests)\b|\b(error|http)\s*(4|5)\d\d\b",
+    re.I,
+)
+
+#: Kinds of stand-in page, as the run's stop message names them.
+BOT_CHALLENGE = "a bot-challenge ('checking your browser') page"
+LOGIN_WALL = "a login page"
+ERROR_PAGE = "an error page"
+EMPTY_PAGE = "an empty page"
+ACCESS_REFUSED = "an access-refused (HTTP 403) page"
+
+
+def stand_in_page(page: str, *, title: str = "", text: str = "", has_register_fields: bool = False) -> str | None:
+    """Which kind of page stands in front of the register, or None when it looks like the register itself."""
+    if not page.strip():
+        return EMPTY_PAGE
+    if has_register_fields:
+        return None
+    if _CHALLENGE.search(page[:20_000]):
+        return BOT_CHALLENGE
+    if re.search(r"<input[^>]+type\s*=\s*[\"']?password", page, re.I) or (_LOGIN.search(title) and "<form" in page.lower()):
+        return LOGIN_WALL
+    if _ERROR_PAGE.search(title) or _ERROR_PAGE.search(text[:400]):
+        return ERROR_PAGE
+    return None
+
 
 @dataclass(frozen=True)
 class RegisterCheck:
@@ -63,6 +103,8 @@ class RegisterCheck:
     #: Why the status is "unchecked", or a note a person should review.
     reason: str | None = None
     source_url: str | None = None
+    #: Set when the register did not answer at all: a bot challenge, a login wall, an error page, an empty page.
+    blocked: str | None = None
 
     @property
     def recognised(self) -> bool:
@@ -208,7 +250,7 @@ def parse_register_page(page: str | bytes, *, number: str, url: str | None = Non
         return RegisterCheck(number=number, status="unchecked", reason=reason, source_url=url, **shown)  # type: ignore[arg-type]
 
     if not page.strip():
-        return unchecked("the register returned an empty page")
+        return unchecked("the register returned an empty page", blocked=EMPTY_PAGE)
     parser = _Page()
     try:
         parser.feed(page)
@@ -219,6 +261,13 @@ def parse_register_page(page: str | bytes, *, number: str, url: str | None = Non
         return unchecked("the register did not return an HTML page")
     text = _squash(" ".join(parser.text))
     pairs = {_label(k): v for k, v in parser.pairs}
+    title = _squash(" ".join(parser.title))
+    blocked = stand_in_page(page, title=title, text=text, has_register_fields="registration number" in pairs)
+    if blocked is not None and not _NOT_FOUND.search(text):
+        return unchecked(
+            f"the register answered with {blocked} (page title '{title[:60]}') instead of the register; nothing was read",
+            blocked=blocked,
+        )
     shown_number = normalise_number(pairs.get("registration number", ""))
     if "registration number" not in pairs and _NOT_FOUND.search(text):
         return RegisterCheck(number=number, status="not_found", source_url=url, reason=f"{number} is not on the HCPC register")
@@ -280,5 +329,28 @@ class HcpcRegister:
         url = register_url(self.url_template, number)
         today = today or date.today()
         # Never from the cache: a registration check must be what the register says now.
-        response = self.session.get(url, expect="html", use_cache=False)
+        try:
+            response = self.session.get(url, expect="html", use_cache=False)
+        except RobotsDisallowed:
+            raise
+        except SourceError as exc:
+            blocked = blocked_by(exc.detail)
+            if blocked is None:
+                raise
+            return RegisterCheck(number=number, status="unchecked", reason=f"could not fetch the register page: {exc.detail}", source_url=url, blocked=blocked)
         return parse_register_page(response.content, number=number, url=url, today=today)
+
+
+def blocked_by(detail: str) -> str | None:
+    """The stand-in kind behind an HTTP failure (a challenge, a login, a server error page), if any."""
+    if "bot-challenge" in detail or _CHALLENGE.search(detail):
+        return BOT_CHALLENGE
+    if re.search(r"HTTP 401\b", detail):
+        return LOGIN_WALL
+    if re.search(r"HTTP 403\b", detail):
+        return ACCESS_REFUSED
+    if re.search(r"HTTP 5\d\d\b", detail):
+        return ERROR_PAGE
+    if "returned an empty body" in detail:
+        return EMPTY_PAGE
+    return None

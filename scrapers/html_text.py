@@ -48,8 +48,8 @@ class _TextCollector(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _DROPPED:
             self._dropped = max(0, self._dropped - 1)
-        elif tag in _BLOCKS or tag == "li":
-            self._break(blank=tag in _BLOCKS)
+        elif tag in _BLOCKS:
+            self._break(blank=True)
 
     def handle_data(self, data: str) -> None:
         if not self._dropped:

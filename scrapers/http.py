@@ -12,7 +12,9 @@ Rules that live here and nowhere else:
 * robots.txt is read once per host and respected: a disallowed path is
   refused with an error naming the path and the robots.txt;
 * an optional on-disk cache of successful responses, so a re-run (or a
-  resumed run) does not fetch the same pages again.
+  resumed run) does not fetch the same pages again;
+* a bot-challenge page (``cf-mitigated: challenge``, or a 403/429/503 whose
+  body is a challenge) is never retried: retrying into it is hammering.
 
 Clock and sleep are injectable so tests never wait.
 """
@@ -49,6 +51,19 @@ EXTENSION_KEY = "finder.http"
 
 #: Statuses worth retrying: rate limited, or a server-side hiccup.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+#: Words of a bot-challenge page (Cloudflare, Incapsula, reCAPTCHA): seen on a 403/429/503,
+#: it is a wall, not a hiccup, so we stop at once instead of retrying into it.
+CHALLENGE_MARKERS = (
+    b"cf-chl", b"challenge-platform", b"cf-browser-verification", b"just a moment", b"checking your browser",
+    b"verify you are human", b"verifying you are human", b"captcha", b"incapsula incident",
+)  # fmt: skip
+
+
+def looks_like_challenge(body: bytes) -> bool:
+    head = body[:20_000].lower()
+    return any(marker in head for marker in CHALLENGE_MARKERS)
+
 
 #: Content types accepted for each ``expect`` value.
 EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
@@ -326,7 +341,8 @@ class PoliteSession:
             except requests.RequestException as exc:
                 raise FetchFailed(f"{url}: {exc}") from None
             else:
-                if response.headers.get("cf-mitigated", "").lower() == "challenge":
+                challenged = response.status_code in (403, 429, 503) and looks_like_challenge(response.content)
+                if challenged or response.headers.get("cf-mitigated", "").lower() == "challenge":
                     raise FetchFailed(
                         f"{url} answered with a bot-challenge page (HTTP {response.status_code}); "
                         "automated requests are blocked there: check by hand or ask the site for access"

@@ -137,13 +137,27 @@ _NOT_PHYSIO_CONTEXT = re.compile(
 # Shapes: keys in any case, nulls as absent
 
 
-def lower_keys(value: Any) -> Any:
-    """The same JSON with every object key in lower case (feeds spell ``totalPages`` and ``totalpages``)."""
+#: How deep keys are lower-cased: deeper than anything we read (service -> link -> location -> address).
+_KEY_DEPTH = 8
+
+
+def lower_keys(value: Any, _depth: int = 0, _seen: dict[int, Any] | None = None) -> Any:
+    """The same JSON with object keys in lower case (feeds spell ``totalPages`` and ``totalpages``).
+
+    Only as deep as we read, and each shared object once, so a hostile document
+    can neither recurse us into the ground nor blow up exponentially.
+    """
+    if _depth > _KEY_DEPTH or not isinstance(value, dict | list):
+        return value
+    seen = {} if _seen is None else _seen
+    if id(value) in seen:
+        return seen[id(value)]
     if isinstance(value, dict):
-        return {str(k).lower(): lower_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [lower_keys(v) for v in value]
-    return value
+        result: Any = {str(k).lower(): lower_keys(v, _depth + 1, seen) for k, v in value.items()}
+    else:
+        result = [lower_keys(v, _depth + 1, seen) for v in value]
+    seen[id(value)] = result
+    return result
 
 
 def _text(value: Any) -> str:

@@ -449,6 +449,8 @@ def referral_text(practitioner_id: int) -> Response:
 @bp.get("/about")
 def about() -> str:
     """What the directory is, where the data comes from, and how registration is checked."""
+    from finder.data_quality import sources_report
+
     store = store_from(current_app)
     stats = store.stats() if store.is_initialised() else None
     return render_template(
@@ -457,6 +459,7 @@ def about() -> str:
         last_refreshed=store.last_refreshed() if stats is not None else None,
         check_url=current_app.config["HCPC_CHECK_URL"],
         vocabularies=VOCABULARIES,
+        data_quality=sources_report(store) if stats is not None else [],
     )
 
 

@@ -75,7 +75,7 @@ HCPC_PAGES = [
     Page("invalid UTF-8", b"\xff\xfe<html>\xc3\x28</html>" + b"\x80" * 100, "did not return an HTML page"),
     Page("NUL bytes", b"<html><body>\x00\x00<dl><dt>Status</dt>\x00</dl></body></html>", "registration number"),
     Page("entity expansion", b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><html><body>&b;&b;</body></html>', "did not return an HTML page"),
-    Page("login page", b"<html><head><title>Sign in</title></head><body><form><input name=password></form></body></html>", "registration number"),
+    Page("login page", b"<html><head><title>Sign in</title></head><body><form><input name=password></form></body></html>", "a login page"),
     Page("script only", b"<html><script>" + b"x" * 10000 + b"</script></html>", "did not return an HTML page"),
 ]
 
@@ -134,20 +134,26 @@ def test_a_bad_register_answer_never_changes_a_listing(
 # Open Referral UK feeds: pure parsers, then whole runs over a store that already holds the feed
 
 ORUK_PAGE_DOCUMENTS: list[tuple[str, Any, str]] = [
-    ("a list", [{"id": "1"}], "got a JSON list"),
+    ("a number", 5, "got a JSON int"),
     ("a string (HTML decoded as JSON text)", "<html>login</html>", "got a JSON str"),
     ("null", None, "got a JSON NoneType"),
-    ("contents is a string", {"contents": "x", "total_pages": 1}, "expected 'contents' (a list)"),
-    ("total_pages is words", {"contents": [], "total_pages": "many"}, "expected 'contents' (a list) and 'total_pages'"),
-    ("entries without ids", {"contents": [{"name": "x"}], "total_pages": 1}, "has no id"),
-    ("blank id", {"contents": [{"id": "  "}], "total_pages": 1}, "has no id"),
-    ("id is an object", {"contents": [{"id": {"$oid": 1}}], "total_pages": 1}, "has no id"),
+    ("contents is a string", {"contents": "x", "total_pages": 1}, "holding a list of services"),
+    ("contents is an object", {"contents": {"id": 1}, "total_pages": 1}, "holding a list of services"),
+    # An entry without a usable id cannot be fetched: it is a reject of its own, never the page's end.
+    ("entries without ids", {"contents": [{"name": "x"}], "total_pages": 1}, "without id"),
+    ("blank id", {"contents": [{"id": "  "}], "total_pages": 1}, "without id"),
+    ("id is an object", {"contents": [{"id": {"$oid": 1}}], "total_pages": 1}, "without id"),
+    ("a list of junk", [1, "x", None], "without id"),
     ("deeply nested envelope", json.loads(b'{"a":' * 900 + b"1" + b"}" * 900), "expected 'contents'"),
 ]
 
 
 @pytest.mark.parametrize(("name", "document", "message"), ORUK_PAGE_DOCUMENTS, ids=[c[0] for c in ORUK_PAGE_DOCUMENTS])
 def test_oruk_page_envelope_errors_are_clear(name: str, document: Any, message: str) -> None:
+    if message == "without id":
+        page = parse_service_page(document, url="https://feed.example.org/services?page=1")
+        assert page.ids == [] and page.without_id
+        return
     with pytest.raises(SourceFormatError) as caught:
         parse_service_page(document, url="https://feed.example.org/services?page=1")
     assert message in caught.value.detail, caught.value.detail
@@ -173,8 +179,8 @@ ORUK_SERVICES: list[tuple[str, Any, str]] = [
     ("not an object", ["svc"], "expected a service object with an id"),
     ("no id", {"name": "Physiotherapy"}, "expected a service object with an id"),
     ("not physiotherapy", {"id": "s1", "name": "Counselling", "description": "talking therapy"}, "not physiotherapy"),
-    ("locations are strings", _msk(service_at_locations=[{"location": "LS6"}] * 3), "has no location with a postcode"),
-    ("locations are junk", _msk(service_at_locations=[None, 5, [], {"location": None}]), "has no location with a postcode"),
+    ("locations are strings", _msk(service_at_locations=[{"location": "LS6"}] * 3), "no place to list it at"),
+    ("locations are junk", _msk(service_at_locations=[None, 5, [], {"location": None}]), "no place to list it at"),
     ("taxonomy deeply nested", _msk(taxonomy_terms=[_nested(200)]), "kept"),
     ("megabyte name", _msk(name="Physiotherapy " + "x" * MB), "kept"),
     ("megabyte of script in the description", _msk(description="<script>alert(1)</script>" * 40_000), "kept"),
@@ -262,7 +268,8 @@ def test_a_bad_service_page_is_reported_and_writes_nothing(
     before = listings_snapshot(sqlite_store)
     http_mock.replace(responses.GET, f"{FEED}/services/svc-0001-msk", **answer)
     report = ingest_oruk_feed(sqlite_store, make_session(max_retries=0), FEED, geocode=fake_geocode)
-    assert not report.ingest.written
+    # A reject never stops other services; here it is the only one, so the run is refused.
+    assert report.refused and report.ingest.rejected == 1
     assert message in " ".join(str(p) for p in report.ingest.problems), report.ingest.problems
     assert listings_snapshot(sqlite_store) == before
 

@@ -229,3 +229,12 @@ def test_bristol_v1_list_page_through_the_command(runner: Any) -> None:
     assert "feed listed 818 services on 1 page(s); physiotherapy 3 (3 by name); skipped: 814 not physiotherapy" in result.output
     assert "loaded 0; rejected 4: 1 no name, 3 no place" in result.output
     assert result.exit_code == 1
+
+
+def test_cqc_spring_envelope_is_read() -> None:
+    from scrapers.oruk import parse_service_page
+
+    # totalElements 2,999 over totalPages 1,500 of 2; "number": 1 with "first": true (1-based).
+    page = parse_service_page(load("feeds/cqc/services-page-1.json"))
+    assert (page.total_items, page.total_pages, page.page_number, page.last) == (2999, 1500, 1, False)
+    assert page.ids == ["cf26dff0-ec9e-476e-8811-72df1114e010", "b6cb9fc9-56b6-4211-a712-ab916c7d26d1"]

@@ -312,7 +312,9 @@ def test_bad_register_answers_change_nothing(store: Store, http_mock: Any, make_
     serve_register(http_mock, {number: [answer] for _, _, number, _ in PEOPLE})
     register = HcpcRegister(make_session(), TEMPLATE)
     report = verify_registrations(store, lambda n: register.check(n, today=TODAY), today=TODAY)
-    assert report.failed == 5 and report.stopped  # five in a row: the register looks broken
+    # Five failures in a row: the register looks broken. An empty body is a stand-in page,
+    # and three of those in a row stop the run sooner.
+    assert report.failed == (3 if "empty" in reason else 5) and report.stopped
     assert reason in report.problems[0]
     assert _snapshot(store) == before
 
@@ -325,8 +327,15 @@ def test_a_run_of_failures_stops_early(store: Store) -> None:
         raise FetchFailed(f"{number}: HTTP 503, still failing after 5 attempts")
 
     report = verify_registrations(store, down, today=TODAY)
-    assert report.checked == 5 and report.failed == 5
-    assert report.stopped and "5 checks in a row failed" in report.stopped
+    # A 503 after every retry is an error page in front of the register: three in a row stop the run.
+    assert report.checked == 3 and report.failed == 3
+    assert report.stopped and "answered 3 checks in a row with an error page" in report.stopped
+
+    def unknown(number: str) -> Any:
+        raise FetchFailed(f"{number}: could not connect (ConnectionError), still failing after 5 attempts")
+
+    report = verify_registrations(store, unknown, today=TODAY)
+    assert report.checked == 5 and report.stopped and "5 checks in a row failed" in report.stopped
 
 
 def test_limit_and_never_checked_first(store: Store, http_mock: Any, make_session: Any) -> None:
@@ -406,3 +415,88 @@ def test_the_command_help_shows_an_example(runner: Any) -> None:
     for command in (["verify-registrations"], ["ingest", "ods"], ["ingest", "oruk"]):
         result = runner.invoke([*command, "--help"])
         assert "Example:" in result.output, command
+
+
+# ---- a register that pushes back ---------------------------------------------------------
+
+LOGIN_PAGE = b"""<!DOCTYPE html><html><head><title>Sign in</title></head><body>
+<form method="post" action="/login"><label>Email <input name="email"></label>
+<label>Password <input type="password" name="password"></label><button>Sign in</button></form></body></html>"""
+ERROR_PAGE = b"""<!DOCTYPE html><html><head><title>Service Unavailable</title></head>
+<body><h1>Service Unavailable</h1><p>The server is temporarily unable to service your request.</p></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (page("challenge.html"), "a bot-challenge ('checking your browser') page"),
+        (b"<html><head><title>Attention Required! | Cloudflare</title></head><body>Checking your browser before accessing</body></html>",
+         "a bot-challenge ('checking your browser') page"),
+        (LOGIN_PAGE, "a login page"),
+        (ERROR_PAGE, "an error page"),
+        (b"", "an empty page"),
+    ],
+)
+def test_stand_in_pages_are_could_not_check(body: bytes, kind: str) -> None:
+    check = parse_register_page(body, number="PH990001", today=TODAY)
+    assert check.status == "unchecked" and check.blocked == kind and not check.recognised
+
+
+def test_real_register_pages_are_never_taken_for_stand_ins() -> None:
+    for fixture in ("registered.html", "not_found.html", "lapsed.html", "removed.html"):
+        assert parse_register_page(page(fixture), number="PH990001", today=TODAY).blocked is None, fixture
+
+
+def test_a_challenge_keeps_every_status_and_stops_the_run_with_one_message(
+    store: Store, http_mock: Any, make_session: Any
+) -> None:
+    seed(store)
+    # First check everyone properly, so there are stored statuses to keep.
+    serve_register(http_mock)
+    register = HcpcRegister(make_session(), TEMPLATE)
+    verify_registrations(store, lambda n: register.check(n, today=TODAY), today=TODAY)
+    before = _snapshot(store)
+    for _, _, number, _ in PEOPLE:
+        http_mock.replace(responses.GET, register_url(TEMPLATE, number), body=page("challenge.html"), content_type="text/html")
+    later = TODAY + timedelta(days=40)
+    report = verify_registrations(store, lambda n: register.check(n, today=later), today=later)
+    # Three challenge pages in a row, then stop: the other three are never asked for.
+    assert (report.checked, report.failed, report.blocked) == (3, 3, 3)
+    assert report.stopped and report.stopped.startswith(
+        "the HCPC register answered 3 checks in a row with a bot-challenge ('checking your browser') page"
+    )
+    assert "no stored status was changed" in report.stopped and "try again after" in report.stopped
+    assert _snapshot(store) == before
+
+
+def test_a_challenge_behind_an_error_status_is_not_retried(store: Store, http_mock: Any, make_session: Any) -> None:
+    seed(store)
+    allow_robots(http_mock, REGISTER_HOST)
+    challenge = page("challenge.html")
+    for _, _, number, _ in PEOPLE:
+        http_mock.add(responses.GET, register_url(TEMPLATE, number), body=challenge, status=503, content_type="text/html")
+    register = HcpcRegister(make_session(), TEMPLATE)
+    report = verify_registrations(store, lambda n: register.check(n, today=TODAY), today=TODAY)
+    asked = [c for c in http_mock.calls if "professional-registration-detail" in c.request.url]
+    assert len(asked) == 3  # one request per number, no retries into the wall, and only three numbers
+    assert report.stopped and "bot-challenge" in report.stopped
+
+
+@pytest.mark.parametrize(
+    ("status", "period_to", "shown"),
+    [
+        ("registered", date(2028, 2, 28), True),
+        ("registered", None, True),
+        ("registered", TODAY, True),
+        ("registered", TODAY - timedelta(days=1), False),  # the period the register showed has ended
+        ("conditions_of_practice", date(2028, 2, 28), True),
+        ("conditions_of_practice", date(2024, 2, 28), False),
+        ("lapsed", date(2028, 2, 28), False),
+        ("unchecked", None, False),
+        (None, None, False),
+    ],
+)
+def test_a_registration_past_its_end_date_is_not_shown_as_registered(status: str | None, period_to: date | None, shown: bool) -> None:
+    from finder.registration import is_shown_as_registered
+
+    assert is_shown_as_registered(status, period_to, today=TODAY) is shown

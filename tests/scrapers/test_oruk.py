@@ -437,3 +437,34 @@ def test_outpost_layout_reads_address_on_the_location_and_contact_phones() -> No
     )
     assert location.wheelchair_access is True and location.parking is True
     assert "Ages" not in (record.referral_notes or "")
+
+
+def test_the_uk_profiles_nulls_are_absent_data_never_an_error() -> None:
+    service = fixture_json("service_msk.json")
+    for key in ("eligibility_description", "application_process", "wait_time", "fees_description", "phones", "languages",
+                "cost_options", "service_areas", "schedules", "url", "email", "assured_date"):
+        service[key] = None
+    service["organization"]["organization_identifiers"] = None
+    item = parse_service(service, row=1, source=SOURCE)
+    assert not isinstance(item, str) and item.ok, getattr(item, "problems", None)
+    record = item.record
+    assert record.phone == "0113 496 1001"  # from contacts[].phones, the service's own phones being null
+    assert "How to access" not in (record.referral_notes or "") and "Waiting time" not in (record.referral_notes or "")
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "said"),
+    [(-1, -1, None), (0, 0, None), (0, None, None), (None, -1, None), (16, None, "Ages 16 and over"), (0, 18, "Ages 0 to 18"), (5, 11, "Ages 5 to 11")],
+)
+def test_ages_that_say_nothing_are_not_shown(minimum: Any, maximum: Any, said: str | None) -> None:
+    from scrapers.oruk import ages_text
+
+    assert ages_text({"minimum_age": minimum, "maximum_age": maximum}) == said
+
+
+def test_html_descriptions_become_plain_text() -> None:
+    from scrapers.html_text import html_to_text
+
+    html = "<h1>About Us</h1>\n<p>We help&nbsp;people &amp; carers.</p><ul><li>One</li><li>Two</li></ul><script>x()</script><p>Call <a href='tel:1'>us</a></p>"
+    assert html_to_text(html) == "About Us\n\nWe help people & carers.\n\n- One\n- Two\n\nCall us"
+    assert html_to_text("Plain text, kept as it is.\r\nSecond line") == "Plain text, kept as it is.\nSecond line"
