@@ -23,6 +23,7 @@ from finder.models import (
     IngestRun,
     Practitioner,
     PractitionerLocation,
+    SourceRecord,
     StoredPractitioner,
     to_stored,
 )
@@ -209,6 +210,46 @@ class Store:
                 return
             yield from batch
             last_id = batch[-1].id
+
+    def listing_page(self, offset: int, limit: int) -> list[StoredPractitioner]:
+        """Current (not withdrawn) practitioners in id order, ``limit`` from ``offset``: a feed's pages."""
+        with self.reader() as session:
+            stmt = (
+                select(Practitioner)
+                .where(Practitioner.withdrawn_at.is_(None))
+                .order_by(Practitioner.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return [to_stored(row) for row in session.scalars(stmt).all()]
+
+    def listing_keys(self) -> list[tuple[int, str, str, int]]:
+        """(practitioner id, first source, its source id, number of locations) for every practitioner.
+
+        The first source names a listing for ever: published ids (Open Referral UK) derive from it.
+        """
+        with self.reader() as session:
+            first = (
+                select(SourceRecord.practitioner_id, func.min(SourceRecord.id).label("first_id"))
+                .group_by(SourceRecord.practitioner_id)
+                .subquery()
+            )
+            places = (
+                select(PractitionerLocation.practitioner_id, func.count(PractitionerLocation.id).label("n"))
+                .group_by(PractitionerLocation.practitioner_id)
+                .subquery()
+            )
+            stmt = (
+                select(SourceRecord.practitioner_id, SourceRecord.source, SourceRecord.source_id, func.coalesce(places.c.n, 0))
+                .join(first, first.c.first_id == SourceRecord.id)
+                .outerjoin(places, places.c.practitioner_id == SourceRecord.practitioner_id)
+            )
+            return [(int(pid), source, source_id, int(n)) for pid, source, source_id, n in session.execute(stmt)]
+
+    def change_key(self) -> tuple[Any, ...]:
+        """Moves whenever a listing is added, changed or withdrawn (both parts come from indexes)."""
+        with self.reader() as session:
+            return tuple(session.execute(select(func.count(Practitioner.id), func.max(Practitioner.updated_at))).one())
 
     def count(self, *, include_withdrawn: bool = False) -> int:
         with self.reader() as session:

@@ -30,6 +30,7 @@ from finder.changes import record_change
 from finder.db import Store
 from finder.diskspace import disk_full, is_disk_full
 from finder.errors import FinderError, Problem
+from finder.hours import kept_as_note
 from finder.models import (
     IngestRun,
     Practitioner,
@@ -111,6 +112,8 @@ class IngestReport(ChangeReport):
     withdrawal_skipped: bool = False
     rejected_items: list[SourceItem] = field(default_factory=list)
     changed_ids: list[int] = field(default_factory=list)
+    #: Locations whose opening hours could not be read as times (kept word for word as a note).
+    hours_as_note: int = 0
 
     @property
     def ok(self) -> bool:
@@ -121,6 +124,8 @@ class IngestReport(ChangeReport):
         line = self.counts_line()
         if self.withdrawal_skipped:
             line += " — listings missing from the source were not withdrawn this run, because some rows were rejected"
+        if self.hours_as_note:
+            line += f"; opening hours at {self.hours_as_note} location(s) could not be read as times and were kept as written"
         return line + self.nothing_written_note()
 
     def as_dict(self) -> dict[str, Any]:
@@ -134,6 +139,7 @@ class IngestReport(ChangeReport):
             "unchanged": self.unchanged,
             "withdrawn": self.withdrawn,
             "rejected": self.rejected,
+            "hours_as_note": self.hours_as_note,
             "written": self.written,
             "problems": [str(p) for p in self.problems],
         }
@@ -374,6 +380,7 @@ def ingest(
 
     # 2. Write, in one transaction.
     records = [item.record for item in good if item.record is not None]
+    report.hours_as_note = sum(kept_as_note(loc.opening_hours) for r in records for loc in r.locations)
     try:
         _write_all(store, records, source, input_name, now, report, complete, progress)
     except Exception as exc:

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from finder.hours import Interval, OpeningHours
 from finder.records import HomeVisits, Location, Provenance, Record, ReferralRoute, Registration
 
 
@@ -154,7 +155,8 @@ class PractitionerLocation(Base):
     ods_code: Mapped[str | None] = mapped_column(String(10), index=True)
     wheelchair_access: Mapped[bool | None] = mapped_column(Boolean)
     parking: Mapped[bool | None] = mapped_column(Boolean)
-    opening_hours: Mapped[str | None] = mapped_column(String(300))
+    #: finder.hours.OpeningHours as JSON: {"intervals": [{day, opens, closes}], "note"} (revision 0004).
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     phone: Mapped[str | None] = mapped_column(String(300))
 
     practitioner: Mapped[Practitioner] = relationship(back_populates="locations")
@@ -260,7 +262,17 @@ def record_columns(record: Record) -> dict[str, Any]:
 
 
 def location_columns(record: Record) -> list[dict[str, Any]]:
-    return [{"position": i, **loc.model_dump()} for i, loc in enumerate(record.locations)]
+    return [{"position": i, **loc.model_dump(mode="json")} for i, loc in enumerate(record.locations)]
+
+
+def stored_hours(value: dict[str, Any] | None) -> OpeningHours | None:
+    """The hours column back as OpeningHours (validated on the way in, so not again here)."""
+    if not value:
+        return None
+    return OpeningHours.model_construct(
+        intervals=tuple(Interval.model_construct(**interval) for interval in value.get("intervals") or ()),
+        note=value.get("note"),
+    )
 
 
 def apply_record(row: Practitioner, record: Record) -> None:
@@ -327,7 +339,7 @@ def to_record(row: Practitioner) -> Record:
                 ods_code=loc.ods_code,
                 wheelchair_access=loc.wheelchair_access,
                 parking=loc.parking,
-                opening_hours=loc.opening_hours,
+                opening_hours=stored_hours(loc.opening_hours),
                 phone=loc.phone,
             )
             for loc in row.locations

@@ -30,6 +30,7 @@ from pydantic import (
 
 from finder.errors import InvalidPostcode, InvalidRecord, InvalidValue, Problem
 from finder.geo.postcode import normalise_postcode
+from finder.hours import OpeningHours, coerce_hours
 from finder.vocab import (
     CONDITIONS,
     FUNDING,
@@ -225,7 +226,8 @@ class Location(_Model):
     ods_code: Annotated[str | None, BeforeValidator(_clean_text), AfterValidator(lambda v: v and _ods_code(v))] = None
     wheelchair_access: bool | None = None
     parking: bool | None = None
-    opening_hours: ShortText = None
+    #: Weekly intervals plus a note; text such as 'Mon-Fri 9:00-17:00' is read by finder.hours.
+    opening_hours: Annotated[OpeningHours | None, BeforeValidator(coerce_hours)] = None
     phone: ShortText = None
 
     @model_validator(mode="after")

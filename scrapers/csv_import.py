@@ -64,7 +64,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("ods_code", "NHS ODS code of the GP surgery (gp_surgery locations).", "", location=True),
     Column("wheelchair_access", "yes / no / blank for unknown.", "yes", location=True),
     Column("parking", "yes / no / blank.", "yes", location=True),
-    Column("opening_hours", "Opening hours as text.", "Mon-Fri 9:00-17:00", location=True),
+    Column("opening_hours", "Opening hours, e.g. Mon-Fri 9:00-17:00; Sat 9-12 or Monday to Friday 9am to 5pm or Tue, Thu 08:30-12:00 & 13:00-18:00 or 24 hours. Anything else (by appointment, closed bank holidays) is kept as a note.", "Mon-Fri 9:00-17:00", location=True),
     Column("location_phone", "Phone number at this location.", "", location=True),
     Column("home_visits_postcode", "Base postcode for home visits (blank: no home visits).", "LS6 2AB"),
     Column("home_visits_radius_km", "How far from that postcode they visit, in km (up to 200).", "15"),

@@ -59,8 +59,10 @@ from finder.errors import (
     SourceFormatError,
 )
 from finder.geo.postcode import normalise_postcode
+from finder.hours import OpeningHours, from_schedules
 from finder.ingest import IngestReport, PostcodeLookup, SourceItem, ingest
 from finder.models import IngestRun, SourceRecord, utcnow
+from finder.oruk_taxonomy import LISTING_FACTS, term_of
 from finder.records import MAX_TEXT, Record, record_problems
 from finder.sites import normalise_ods_code
 from finder.vocab import CONDITIONS, LANGUAGES, SPECIALISMS
@@ -315,6 +317,9 @@ def recognise(service: dict[str, Any], wanted: Iterable[str] = (), *, all_servic
     wanted_keys = {w.strip().lower() for w in wanted if w and w.strip()}
     keys = wanted_keys or DEFAULT_TAXONOMY_TERMS
     terms = taxonomy_terms(service)
+    ours = next((t for t in terms if term_of(t) is not None), None)
+    if ours is not None:
+        return Recognition("taxonomy", f"Physio Finder taxonomy term '{_term_name(ours)}'")
     for term in terms:
         labels = {label.lower() for label in _term_labels(term)}
         if keys & labels:
@@ -374,8 +379,18 @@ def _numbers(holder: dict[str, Any]) -> list[str]:
     return [n[:300] for n in found if n]
 
 
+def _is_referral_contact(contact: dict[str, Any]) -> bool:
+    return re.search(r"\breferrals?\b", f"{_text(contact.get('name'))} {_text(contact.get('title'))}", re.I) is not None
+
+
+def _referral_contact(service: dict[str, Any]) -> dict[str, Any]:
+    """The contact for referrals (named or titled 'Referrals'), if the feed has one."""
+    return next((c for c in _list(service.get("contacts")) if _is_referral_contact(c)), {})
+
+
 def _service_phone(service: dict[str, Any], organization: dict[str, Any]) -> str | None:
-    for holder in (service, *_list(service.get("contacts")), organization):
+    contacts = [c for c in _list(service.get("contacts")) if not _is_referral_contact(c)]
+    for holder in (service, *contacts, organization):
         numbers = _numbers(holder)
         if numbers:
             return numbers[0]
@@ -393,36 +408,23 @@ def _address(location: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def schedules_text(schedules: list[dict[str, Any]]) -> str | None:
-    """A short opening-hours line from RFC 5545 or ORUK v1 schedules.
+def schedules_hours(schedules: list[dict[str, Any]]) -> OpeningHours | None:
+    """Opening hours from RFC 5545 (``byday``) or ORUK v1 (``weekday``) schedules.
 
-    The one place the importer turns schedules into hours; structured opening
-    hours (issue 11) replace this function, and nothing else, when they land.
+    The one place the importer turns schedules into hours: finder.hours reads them
+    (valid_from / valid_to, weekly byday, opens_at / closes_at; the rest as the note).
     """
-    by_time: dict[tuple[str, str], list[str]] = {}
-    notes: list[str] = []
+    normalised = []
     for schedule in schedules:
-        opens, closes = _text(schedule.get("opens_at"))[:5], _text(schedule.get("closes_at"))[:5]
-        days = [d.strip().upper()[-2:] for d in _text(schedule.get("byday")).split(",") if d.strip()]
+        schedule = dict(schedule)
         weekday = _WEEKDAY_WORDS.get(_text(schedule.get("weekday")).lower())
-        if weekday:
-            days.append(weekday)
-        days = [d for d in days if d in _DAYS]
-        if days and opens and closes:
-            by_time.setdefault((opens, closes), []).extend(days)
-        elif _text(schedule.get("description")):
-            notes.append(html_to_text(_text(schedule.get("description"))))
-    parts = []
-    for (opens, closes), days in by_time.items():
-        ordered = sorted(set(days), key=_DAYS.index)
-        indexes = [_DAYS.index(d) for d in ordered]
-        if len(ordered) > 2 and indexes == list(range(indexes[0], indexes[-1] + 1)):
-            label = f"{_DAY_NAMES[ordered[0]]}–{_DAY_NAMES[ordered[-1]]}"
-        else:
-            label = ", ".join(_DAY_NAMES[d] for d in ordered)
-        parts.append(f"{label} {opens}–{closes}")
-    text = "; ".join(parts) or "; ".join(notes)
-    return text[:300] or None
+        if weekday and not _text(schedule.get("byday")):
+            schedule["byday"] = weekday
+        for key in ("description", "notes"):
+            if _text(schedule.get(key)):
+                schedule[key] = html_to_text(_text(schedule.get(key)))
+        normalised.append(schedule)
+    return from_schedules(normalised, today=date.today())
 
 
 def _accessibility_texts(location: dict[str, Any]) -> str:
@@ -448,6 +450,10 @@ def _parking(location: dict[str, Any]) -> bool | None:
 
 
 def _setting(location: dict[str, Any], charity: bool) -> str:
+    for attribute in _list(location.get("attributes")):
+        term = term_of(attribute.get("taxonomy_term") or _text(attribute.get("taxonomy_term_id")))
+        if term is not None and term.taxonomy == "setting":
+            return term.code  # our own published setting taxonomy says it
     if _text(location.get("location_type")).lower() == "virtual":
         return "online"
     words = f"{_text(location.get('name'))} {_text(location.get('description'))}"
@@ -537,6 +543,9 @@ def place_locations(service: dict[str, Any], *, charity: bool) -> Places:
             places.notes.append(f"location '{label}': {postcode_note}")
         schedules = _list(link.get("schedules")) or _list(location.get("schedules")) or _list(link.get("regular_schedules"))
         schedules = schedules or _list(link.get("regular_schedule"))
+        if not schedules and _text(link.get("id")):
+            # The UK profile keeps schedules on the service, naming their service_at_location.
+            schedules = [s for s in service_schedules if _text(s.get("service_at_location_id")) == _text(link.get("id"))]
         if not schedules and len(pairs) == 1:
             schedules = service_schedules  # one place: the service's hours are that place's hours
         identifier_type = _text(location.get("external_identifier_type")).lower()
@@ -555,7 +564,7 @@ def place_locations(service: dict[str, Any], *, charity: bool) -> Places:
                 else None,
                 "wheelchair_access": _wheelchair(location),
                 "parking": _parking(location),
-                "opening_hours": schedules_text(schedules) if schedules else None,
+                "opening_hours": schedules_hours(schedules) if schedules else None,
                 "phone": (_numbers(link) or _numbers(location) or [None])[0],
             }
         )
@@ -743,9 +752,15 @@ def service_record(
                 with contextlib.suppress(FinderError):  # a language outside our list is left out
                     languages.append(LANGUAGES.check(label))
                 break
-    email = _text(service.get("email")) or next((_text(c.get("email")) for c in _list(service.get("contacts")) if _text(c.get("email"))), "")
+    email = _text(service.get("email")) or next(
+        (_text(c.get("email")) for c in _list(service.get("contacts")) if _text(c.get("email")) and not _is_referral_contact(c)), ""
+    )
+    referral = _referral_contact(service)
+    initial = [a for a, o in paid if re.search(r"\b(first|initial|new patient|assessment)\b", _text(o.get("option")), re.I)]
+    follow_up = [a for a, o in paid if re.search(r"\bfollow", _text(o.get("option")), re.I)]
+    others = [a for a, o in paid if not re.search(r"\bfollow", _text(o.get("option")), re.I)]
 
-    return {
+    data = {
         "name": name[:300],
         "practice_name": (_text(organization.get("name"))[:300] or None) if _text(organization.get("name")) != name else None,
         "bio": _shorten(description, MAX_TEXT, source_url) or None,
@@ -757,7 +772,10 @@ def service_record(
         "referral_routes": [{"route": code} for code in dict.fromkeys(_matches(words, ROUTE_PHRASES))],
         "referral_notes": _shorten(referral_notes, MAX_TEXT, source_url) or None,
         "nhs_waiting_weeks": int(weeks.group(1)) if weeks and "nhs" in funding else None,
-        "fee_initial_gbp": min(amount for amount, _ in paid).quantize(Decimal("0.01")) if paid else None,
+        "fee_initial_gbp": min(initial or others or [a for a, _ in paid]).quantize(Decimal("0.01")) if paid else None,
+        "fee_follow_up_gbp": min(follow_up).quantize(Decimal("0.01")) if follow_up else None,
+        "referral_email": _text(referral.get("email")) or None,
+        "referral_phone": (_numbers(referral) or [None])[0],
         "fees_note": fees_note[:300] or None,
         "accepting_new_patients": False if status == "temporarily closed" else None,
         "phone": _service_phone(service, organization),
@@ -770,7 +788,82 @@ def service_record(
             "fetched_at": fetched_at,
             "last_verified_on": _date_or_none(service.get("assured_date")),
         },
+        "home_visits": home_visit_area(service),
     }
+    ours = published_terms(service)
+    if ours:
+        data.update(_from_published_terms(ours))
+        data["nhs_waiting_weeks"] = int(weeks.group(1)) if weeks and "nhs" in data["funding"] else None
+    return data
+
+
+# ---------------------------------------------------------------------------
+# Feeds that speak our own published taxonomy (finder.oruk_taxonomy), e.g. another Physio Finder
+
+
+def published_terms(service: dict[str, Any]) -> dict[str, list[tuple[str, str | None]]]:
+    """Our taxonomy terms on a service's attributes: vocabulary -> [(code, attribute value)]."""
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    for attribute in _list(service.get("attributes")):
+        term = term_of(attribute.get("taxonomy_term") or _text(attribute.get("taxonomy_term_id")))
+        if term is not None:
+            found.setdefault(term.taxonomy, []).append((term.code, _text(attribute.get("value")) or None))
+    return found
+
+
+def _from_published_terms(ours: dict[str, list[tuple[str, str | None]]]) -> dict[str, Any]:
+    """Record fields a feed states in our own taxonomy: explicit codes, never guessed from words."""
+
+    def codes(name: str) -> list[str]:
+        return list(dict.fromkeys(code for code, _ in ours.get(name, [])))
+
+    data: dict[str, Any] = {
+        name if name.endswith("s") or name == "funding" else f"{name}s": codes(name)
+        for name in ("specialism", "condition", "treatment", "funding", "membership")
+    }
+    data["referral_routes"] = [
+        {"route": code, "only_for": [g for g in (value or "").split("+") if g]} for code, value in ours.get("referral_route", [])
+    ]
+    if ours.get("registration_status"):
+        status, value = ours["registration_status"][0]
+        number = re.search(r"\bPH\d{1,7}\b", value or "")
+        checked = re.search(r"\b\d{4}-\d{2}-\d{2}\b", value or "")
+        # A status is only taken with the date it was checked; otherwise it is "unchecked".
+        data["registration"] = {
+            "number": number.group(0) if number else None,
+            "status": status if checked or status == "unchecked" else "unchecked",
+            "checked_on": checked.group(0) if checked else None,
+        }
+    facts = codes(LISTING_FACTS.name)
+    if "accepting_new_patients" in facts:
+        data["accepting_new_patients"] = True
+    elif "not_accepting_new_patients" in facts:
+        data["accepting_new_patients"] = False
+    data["is_sample"] = "fictional_sample" in facts
+    return data
+
+
+_HOME_VISITS_AREA = re.compile(r"^\s*Home visits within (\d{1,3}(?:\.\d+)?) km of (.+?)\s*$", re.I)
+
+
+def home_visit_area(service: dict[str, Any]) -> dict[str, Any] | None:
+    """Home-visit coverage from a service area named 'Home visits within 15 km of LS6 2AB'
+    (centre from its GeoJSON extent when given, else looked up from the postcode)."""
+    for area in _list(service.get("service_areas")):
+        match = _HOME_VISITS_AREA.match(_text(area.get("name")) or _text(area.get("service_area")))
+        postcode = _postcode(match.group(2))[0] if match else None
+        if match is None or postcode is None:
+            continue
+        lat = lon = None
+        if _text(area.get("extent_type")).lower() == "geojson":
+            with contextlib.suppress(ValueError, TypeError, KeyError, IndexError):
+                import json
+
+                ring = json.loads(_text(area.get("extent")))["coordinates"][0][:-1]
+                lon = sum(float(p[0]) for p in ring) / len(ring)
+                lat = sum(float(p[1]) for p in ring) / len(ring)
+        return {"base_postcode": postcode, "coverage_radius_km": float(match.group(1)), "lat": lat, "lon": lon}
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -825,11 +918,12 @@ def parse_service(
         stats.reasons[sid] = str(found)
     charity = is_charity(service)
     places = place_locations(service, charity=charity)
-    if not places.locations and find_places is not None:
+    visits_home = home_visit_area(service) is not None
+    if not places.locations and find_places is not None and not visits_home:
         own_notes = places.notes
         places = find_places(service, charity)
         places.notes = own_notes + places.notes
-    if not places.locations:
+    if not places.locations and not visits_home:
         why = "; ".join(places.notes[:4]) or "no service_at_locations, locations or service areas"
         return _reject(item, "no place", f"service {sid}: no place to list it at ({why})", stats)
     data = service_record(service, source=source, source_url=source_url, fetched_at=fetched_at, places=places)

@@ -75,6 +75,9 @@ class SearchQuery:
     page: int = 1
     per_page: int = 20
     concepts: tuple[CodeConcept, ...] = ()  # conditions / treatments meant (see CodeConcept)
+    #: List everything that passes the filters, with neither text nor a place
+    #: (directory feeds filter by taxonomy alone); the search page never sets it.
+    browse: bool = False
 
     def __post_init__(self) -> None:
         # Validation lives in one place: validate() below (InvalidParameters naming each parameter).
@@ -203,7 +206,7 @@ def validate(search: SearchQuery) -> None:
             for facet, code in (*concept.strong, *concept.broad):
                 if facet not in FACETS or code not in VOCABULARIES[facet]:
                     problems.append(("concepts", f"'{facet}:{code}' is not a vocabulary code"))
-    for flag in ("visits_home", "registered_only", "accepting", "wheelchair", "include_not_practising"):
+    for flag in ("visits_home", "registered_only", "accepting", "wheelchair", "include_not_practising", "browse"):
         if not isinstance(getattr(search, flag), bool):
             problems.append((flag, "must be true or false"))
     if search.sort not in SORTS:
@@ -292,7 +295,7 @@ def query(search: SearchQuery, *, index: Any = None) -> SearchResults:
     handle = index if index is not None else _index_of_app()
     with handle.snapshot() as snap:
         concepts = parse_text(search.text, snap.synonyms) if search.text.strip() else []
-        asked = concepts or search.concepts or search.filters or search.visits_home or search.accepting or search.wheelchair
+        asked = concepts or search.concepts or search.filters or search.visits_home or search.accepting or search.wheelchair or search.browse
         if not asked and search.location is None:
             # Neither what nor where: ask, rather than list the whole directory.
             return SearchResults(query=search, total=0, hits=[], facets=empty_facets(), needs_input=True)

@@ -38,6 +38,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(shortlist.bp)
     app.register_blueprint(reports.bp)
+    from finder.web import oruk
+
+    app.register_blueprint(oruk.bp)
     errors.init_app(app)
     headers.init_app(app)
 
@@ -56,6 +59,10 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(present.address_lines, "address_lines")
     app.add_template_filter(present.join_words, "join_words")
     app.add_template_filter(present.phone_href, "tel")
+    app.add_template_filter(present.open_status, "open_status")
+    from finder.hours import clock
+
+    app.add_template_filter(clock, "clock")
 
     @app.context_processor
     def site_context() -> dict[str, Any]:

@@ -74,7 +74,9 @@ _HTTP_SLUGS = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 
 
 
 def is_api_request() -> bool:
-    return request.path == "/api/v1" or request.path.startswith("/api/v1/")
+    """The JSON API and the Open Referral UK feed: problem+json errors, CORS *."""
+    path = request.path
+    return path in ("/api/v1", "/oruk") or path.startswith(("/api/v1/", "/oruk/"))
 
 
 def problem_type(slug: str) -> str:
@@ -220,7 +222,8 @@ def init_app(app: Flask) -> None:
         if is_api_request():
             slug = _HTTP_SLUGS.get(status, "bad-request" if status < 500 else "server-error")
             if status == 404:
-                detail = f"{request.path} is not part of this API: see /api/v1/openapi.json for the paths."
+                document = "/oruk/openapi.json" if request.path.startswith("/oruk") else "/api/v1/openapi.json"
+                detail = f"{request.path} is not part of this API: see {document} for the paths."
             elif status == 405:
                 detail = f"{request.method} is not allowed on {request.path}: the API is read-only, use GET."
             else:

@@ -13,12 +13,15 @@ to a placeholder server name, so even a request whose Host Flask refused
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, request
 
 from finder.errors import FinderError
+
+log = logging.getLogger(__name__)
 
 
 def normalised_public_url(raw: Any) -> str | None:
@@ -57,6 +60,29 @@ def site_url(endpoint: str, *, _anchor: str | None = None, **values: Any) -> str
             path = path[len(script_name):] or "/"
         return f"{base}{path}"
     return path
+
+
+#: Hosts a request may name when no public URL is set and an absolute link is unavoidable.
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def absolute_site_url(endpoint: str, **values: Any) -> str:
+    """An absolute link where a format demands one (ORUK's ``openapi_url`` is a "uri").
+
+    Under PUBLIC_URL it is that; otherwise the request's own host is used only when it is
+    one the app vouches for: a loopback name (the demo) or a configured TRUSTED_HOSTS entry
+    (Flask has already refused every other Host). Anything else gets the relative link:
+    never an attacker's Host in a body.
+    """
+    link = site_url(endpoint, **values)
+    if current_app.config.get("PUBLIC_URL") or not has_request_context():
+        return link
+    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
+    trusted = current_app.config.get("TRUSTED_HOSTS") or ()
+    if host in _LOCAL_HOSTS or host in trusted:
+        return f"{request.scheme}://{request.host}{link}"
+    log.warning("FINDER_PUBLIC_URL is not set: %s is given as a relative link", endpoint)
+    return link
 
 
 def init_app(app: Flask) -> None:

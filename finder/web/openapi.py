@@ -11,6 +11,7 @@ from typing import Any
 
 from finder import __version__
 from finder.geo import PRECISIONS
+from finder.hours import DAYS
 from finder.search.query import FACETS, SORTS
 from finder.vocab import VOCABULARIES
 from finder.web.errors import PROBLEM_TYPES
@@ -76,7 +77,26 @@ def schemas() -> dict[str, Any]:
             "ods_code": {**TEXT_OR_NULL, "description": "NHS ODS code of a GP surgery or NHS site."},
             "wheelchair_access": BOOL_OR_NULL,
             "parking": BOOL_OR_NULL,
-            "opening_hours": TEXT_OR_NULL,
+            "opening_hours": _nullable(
+                _object(
+                    {
+                        "intervals": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "day": {"type": "string", "enum": list(DAYS)},
+                                    "opens": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"},
+                                    "closes": {"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$", "description": "24:00 is the end of the day."},
+                                },
+                                "One opening on one weekday, UK local time (Europe/London).",
+                            ),
+                        },
+                        "note": {**TEXT_OR_NULL, "description": "What could not be said as times, word for word (e.g. 'By appointment')."},
+                        "text": {**STRING, "description": "The hours as one line, e.g. 'Mon-Fri 09:00-17:00; Sat 09:00-12:00'."},
+                    },
+                    "Weekly opening hours: intervals Monday to Sunday, plus a note.",
+                )
+            ),
             "phone": TEXT_OR_NULL,
         },
         "One place the practitioner sees patients.",

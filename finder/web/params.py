@@ -80,6 +80,8 @@ class SearchRequest:
     sort: str = "auto"
     page: int = 1
     per_page: int | None = None
+    #: Filters alone, with neither text nor place (the ORUK feed's taxonomy filter).
+    browse: bool = False
 
     @property
     def has_point(self) -> bool:
@@ -413,6 +415,7 @@ def build_query(
         "include_not_practising": request.include_not_practising,
         "sort": request.sort,
         "page": request.page,
+        "browse": request.browse,
     }
     if request.per_page is not None:
         options["per_page"] = request.per_page

@@ -8,11 +8,12 @@ JSON API never disagree. Nothing here marks text as safe: templates escape it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from finder import safety
+from finder.hours import OpeningHours, status_at
 from finder.models import StoredPractitioner
 from finder.records import Location as PlaceOfWork
 from finder.records import Record
@@ -301,6 +302,26 @@ def registration_json(record: Record, check_url: str) -> dict[str, Any]:
     }
 
 
+def current_time() -> datetime:
+    """Now (tests replace this to stand on either side of a clock change)."""
+    return datetime.now(UTC)
+
+
+def open_status(hours: OpeningHours | None) -> str:
+    """``Open now, closes 17:00`` / ``Opens Monday 9:00`` in UK local time, or "" without times."""
+    return status_at(hours, current_time())
+
+
+def hours_json(hours: OpeningHours | None) -> dict[str, Any] | None:
+    if hours is None:
+        return None
+    return {
+        "intervals": [{"day": i.day, "opens": i.opens, "closes": i.closes} for i in hours.intervals],
+        "note": hours.note,
+        "text": str(hours),
+    }
+
+
 def location_json(location: PlaceOfWork) -> dict[str, Any]:
     return {
         "name": location.name,
@@ -313,7 +334,7 @@ def location_json(location: PlaceOfWork) -> dict[str, Any]:
         "ods_code": location.ods_code,
         "wheelchair_access": location.wheelchair_access,
         "parking": location.parking,
-        "opening_hours": location.opening_hours,
+        "opening_hours": hours_json(location.opening_hours),
         "phone": location.phone,
     }
 

@@ -158,7 +158,7 @@ def test_a_full_hsds3_service_maps_to_a_listing() -> None:
         "1 Example Lane, Headingley", "Leeds", "LS6 2AB", 53.8195, -1.5762
     )
     assert first.wheelchair_access is True and first.phone == "0113 496 1002"
-    assert first.opening_hours == "Mon, Wed, Fri 09:00–16:30"
+    assert str(first.opening_hours) == "Mon, Wed, Fri 09:00-16:30"
     assert record.provenance.source == SOURCE and record.provenance.source_id == "svc-0001-msk"
     assert record.provenance.last_verified_on.isoformat() == "2026-10-01"
 
@@ -180,7 +180,7 @@ def test_an_older_oruk_v1_service_maps_too() -> None:
     assert record.funding == ["private"] and record.fee_initial_gbp == Decimal("55.00")
     location = record.locations[0]
     assert (location.address, location.postcode) == ("10 Stadium Way", "LS11 0AA")
-    assert location.opening_hours == "Sat 09:00–13:00"
+    assert str(location.opening_hours) == "Sat 09:00-13:00"
     assert location.wheelchair_access is False
     assert record.phone == "0113 496 5000" and "Ages 14 and over" in record.referral_notes
     assert record.specialisms == ["sports"]

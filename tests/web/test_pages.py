@@ -34,7 +34,7 @@ def test_practitioner_page_has_what_a_patient_needs(stored_client: Any, stored_a
         "Multiple sclerosis (MS)",
         "FES (functional electrical stimulation)",
         "1 Otley Road",
-        "Mon to Fri 9am to 5pm",
+        "Monday 9:00 to 17:00",
         "Home visits within 15 km of LS6 2AB",
         "First appointment £60; Follow-up £45",
         "You can refer yourself: for all conditions",
