@@ -98,3 +98,23 @@ def test_the_ingest_command_geocodes_with_the_configured_gazetteer(runner: Any, 
     assert failed.exit_code == 1
     assert "row 2, column postcode: LS99 9ZZ is a valid format but not a known postcode" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_an_unknown_home_visit_base_names_its_column(store: Store, gazetteer: Gazetteer) -> None:
+    record = _unplaced("hv", "LS6 2AB", home_visits={"base_postcode": "LS99 9ZZ", "coverage_radius_km": 10})
+    report = ingest(store, items(record), source="csv", geocode=gazetteer.postcode_point)
+    assert not report.written and store.count() == 0
+    (problem,) = report.problems
+    assert (problem.row, problem.column) == (2, "home_visits_postcode")
+    assert "LS99 9ZZ is a valid format but not a known postcode" in problem.message
+
+
+def test_an_unknown_postcode_on_a_continuation_row_names_that_row(sqlite_store: Store, gazetteer: Gazetteer) -> None:
+    from scrapers.csv_import import parse_csv
+
+    data = csv_bytes([csv_row(lat="", lon=""), {"source_id": "p-1", "setting": "community_clinic", "postcode": "LS99 9ZZ"}])
+    report = ingest(sqlite_store, list(parse_csv(data)), source="csv", geocode=gazetteer.postcode_point)
+    assert not report.written
+    (problem,) = report.problems
+    assert (problem.row, problem.column) == (3, "postcode")
+    assert "LS99 9ZZ" in problem.message
