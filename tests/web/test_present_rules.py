@@ -56,3 +56,22 @@ def test_self_referral_scope_values() -> None:
 def test_every_referrer_has_a_phrase() -> None:
     # _from_whom falls back to the vocabulary label for a route with no phrase; none lacks one today.
     assert set(present.REFERRERS) == set(REFERRAL_ROUTES) - {"self_referral"}
+
+
+def test_next_step_sentences() -> None:
+    def step(routes: list[dict[str, object]], specialism: str | None = None, **contact: str) -> str:
+        return present.next_step(make_record(referral_routes=routes, **contact), specialism)
+
+    msk_self = {"route": "self_referral", "only_for": ["musculoskeletal"]}
+    assert step([{"route": "self_referral"}]) == "You can refer yourself."
+    assert step([{"route": "self_referral"}], phone="0113 496 0000") == "You can refer yourself: phone 0113 496 0000."
+    assert step([msk_self]) == "You can refer yourself for musculoskeletal problems."
+    assert step([{"route": "self_referral", "only_for": ["musculoskeletal", "pelvic_health"]}], phone="0113 496 0000") == (
+        "You can refer yourself for musculoskeletal and pelvic health problems: phone 0113 496 0000."
+    )
+    scoped = [msk_self, {"route": "gp", "only_for": ["musculoskeletal"]}, {"route": "neurologist"}]
+    assert step(scoped) == (
+        "You can refer yourself for musculoskeletal problems; otherwise you need a referral from your GP or a neurologist."
+    )
+    # For a neurological problem only the routes that apply to it count.
+    assert step(scoped, "neurological") == "Needs a referral from a neurologist."
