@@ -75,3 +75,15 @@ def test_next_step_sentences() -> None:
     )
     # For a neurological problem only the routes that apply to it count.
     assert step(scoped, "neurological") == "Needs a referral from a neurologist."
+
+
+def test_badge_tone_per_status() -> None:
+    def tone(status: str) -> str:
+        registration = {"number": "PH123456", "status": status}
+        if status != "unchecked":
+            registration["checked_on"] = "2025-03-03"
+        return present.registration_view(make_record(registration=registration)).tone
+
+    assert [tone(s) for s in ("registered", "conditions_of_practice", "unchecked", "lapsed", "suspended")] == [
+        "ok", "caution", "unknown", "warning", "warning",
+    ]
