@@ -75,6 +75,8 @@ def test_next_step_sentences() -> None:
     )
     # For a neurological problem only the routes that apply to it count.
     assert step(scoped, "neurological") == "Needs a referral from a neurologist."
+    assert step([]) == "Contact details not listed yet."
+    assert step([], email="clinic@example.org") == "Contact them to ask how to be seen: email clinic@example.org."
 
 
 def test_badge_tone_per_status() -> None:
@@ -87,3 +89,9 @@ def test_badge_tone_per_status() -> None:
     assert [tone(s) for s in ("registered", "conditions_of_practice", "unchecked", "lapsed", "suspended")] == [
         "ok", "caution", "unknown", "warning", "warning",
     ]
+
+
+def test_unchecked_badge_wording() -> None:
+    view = present.registration_view(make_record(registration={"number": "PH123456"}))
+    assert view.badge == "HCPC registration not yet checked: check it yourself"
+    assert not view.is_practising
