@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from finder.ingest import SourceItem
 from finder.records import Record
 from scrapers.csv_import import COLUMN_NAMES
+
+#: The repository root: tests name files from here, so pytest runs from any directory.
+ROOT = Path(__file__).resolve().parents[1]
+IMPORT_TEMPLATE = ROOT / "data" / "import-template.csv"
 
 
 def record_data(**overrides: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 
 from finder.db import Store
 from finder.models import Base
-from tests.helpers import csv_bytes, csv_row
+from tests.helpers import IMPORT_TEMPLATE, csv_bytes, csv_row
 
 
 def db_bytes(app: Any) -> dict[str, list]:
@@ -45,10 +45,10 @@ def test_commands_explain_a_missing_schema(runner: Any) -> None:
 
 def test_template_round_trip_then_unchanged(runner: Any, tmp_path: Path) -> None:
     runner.invoke(["init-db"])
-    first = runner.invoke(["ingest", "csv", "data/import-template.csv", "--no-geocode"])
+    first = runner.invoke(["ingest", "csv", str(IMPORT_TEMPLATE), "--no-geocode"])
     assert first.exit_code == 0, first.output
     assert "added 1" in first.output
-    again = runner.invoke(["ingest", "csv", "data/import-template.csv", "--no-geocode"])
+    again = runner.invoke(["ingest", "csv", str(IMPORT_TEMPLATE), "--no-geocode"])
     assert "read 1, added 0, updated 0, unchanged 1" in again.output
     stats = json.loads(runner.invoke(["stats", "--json"]).output)
     assert stats["total"] == 1 and stats["specialism"] == {"neurological": 1}

@@ -6,7 +6,7 @@ import pytest
 
 from scrapers.csv_import import COLUMN_NAMES, parse_csv, read_csv
 from scrapers.json_import import parse_json
-from tests.helpers import csv_bytes, csv_row
+from tests.helpers import IMPORT_TEMPLATE, csv_bytes, csv_row
 
 
 def messages(data: bytes) -> list[str]:
@@ -14,7 +14,7 @@ def messages(data: bytes) -> list[str]:
 
 
 def test_the_template_file_parses_cleanly() -> None:
-    [item] = list(read_csv("data/import-template.csv"))
+    [item] = list(read_csv(IMPORT_TEMPLATE))
     assert item.ok, item.problems
     assert item.record.is_sample
 
@@ -138,7 +138,7 @@ def test_the_readme_column_guide_matches_the_importer() -> None:
 def test_the_template_has_every_column_in_order() -> None:
     import csv as _csv
 
-    with open("data/import-template.csv", encoding="utf-8", newline="") as handle:
+    with open(IMPORT_TEMPLATE, encoding="utf-8", newline="") as handle:
         header = next(_csv.reader(handle))
     assert header == list(COLUMN_NAMES)
 

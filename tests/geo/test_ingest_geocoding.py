@@ -14,6 +14,19 @@ from finder.ingest import ingest
 from tests.helpers import csv_bytes, csv_row, items, make_record
 
 
+def _wgs84(easting: int, northing: int) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform(easting, northing)
+    return lat, lon
+
+
+#: An independent oracle: the grid references OS Code-Point Open publishes for these
+#: postcodes (rows "LS6 2AB,10,428256,436300" and "LS6 3HN,10,427846,436089"),
+#: converted to WGS84 here, not through the gazetteer.
+CODE_POINT = {"LS6 2AB": _wgs84(428256, 436300), "LS6 3HN": _wgs84(427846, 436089)}
+
+
 def _unplaced(source_id: str, postcode: str, **overrides: Any) -> Any:
     return make_record(
         provenance={"source": "csv", "source_id": source_id},
@@ -29,9 +42,9 @@ def test_locations_and_home_visits_get_coordinates(store: Store, gazetteer: Gaze
     assert report.written and report.added == 1, report.problems
     (stored,) = store.get_many(report.changed_ids)
     location = stored.record.locations[0]
-    assert (location.lat, location.lon) == pytest.approx(gazetteer.postcode_point("LS6 2AB"))
+    assert (location.lat, location.lon) == pytest.approx(CODE_POINT["LS6 2AB"], abs=1e-5)  # within about a metre
     home = stored.record.home_visits
-    assert home is not None and (home.lat, home.lon) == pytest.approx(gazetteer.postcode_point("LS6 3HN"))
+    assert home is not None and (home.lat, home.lon) == pytest.approx(CODE_POINT["LS6 3HN"], abs=1e-5)
 
 
 def test_given_coordinates_are_kept(store: Store, gazetteer: Gazetteer) -> None:
@@ -85,3 +98,23 @@ def test_the_ingest_command_geocodes_with_the_configured_gazetteer(runner: Any, 
     assert failed.exit_code == 1
     assert "row 2, column postcode: LS99 9ZZ is a valid format but not a known postcode" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_an_unknown_home_visit_base_names_its_column(store: Store, gazetteer: Gazetteer) -> None:
+    record = _unplaced("hv", "LS6 2AB", home_visits={"base_postcode": "LS99 9ZZ", "coverage_radius_km": 10})
+    report = ingest(store, items(record), source="csv", geocode=gazetteer.postcode_point)
+    assert not report.written and store.count() == 0
+    (problem,) = report.problems
+    assert (problem.row, problem.column) == (2, "home_visits_postcode")
+    assert "LS99 9ZZ is a valid format but not a known postcode" in problem.message
+
+
+def test_an_unknown_postcode_on_a_continuation_row_names_that_row(sqlite_store: Store, gazetteer: Gazetteer) -> None:
+    from scrapers.csv_import import parse_csv
+
+    data = csv_bytes([csv_row(lat="", lon=""), {"source_id": "p-1", "setting": "community_clinic", "postcode": "LS99 9ZZ"}])
+    report = ingest(sqlite_store, list(parse_csv(data)), source="csv", geocode=gazetteer.postcode_point)
+    assert not report.written
+    (problem,) = report.problems
+    assert (problem.row, problem.column) == (3, "postcode")
+    assert "LS99 9ZZ" in problem.message

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,29 @@ def kill_parent_only(proc: subprocess.Popen[bytes]) -> None:
     assert not orphans, f"index workers {orphans} outlived the killed build"
 
 
+def holds_sqlite_write_lock(pid: int, shm: Path) -> bool:
+    """Whether process ``pid`` is inside an SQLite write transaction on this WAL database.
+
+    SQLite's WAL writer holds a POSIX lock on byte 120 of the ``-shm`` file for the
+    whole write transaction; the kernel lists it in /proc/locks.
+    """
+    try:
+        inode = shm.stat().st_ino
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    for line in locks.splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        if (
+            len(fields) >= 8 and fields[1] == "POSIX" and fields[3] == "WRITE" and fields[4] == str(pid)
+            and int(fields[5].rsplit(":", 1)[1]) == inode and int(fields[6]) <= 120 <= int(fields[7])
+        ):
+            return True
+    return False
+
+
 def tmp_builds(index_dir: Path) -> list[Path]:
     root = builds_dir(index_dir)
     return [p for p in root.iterdir() if p.name.startswith(TMP_PREFIX)] if root.exists() else []
@@ -179,14 +202,14 @@ def test_kill_during_index_build_keeps_the_old_index_and_a_rerun_switches(site: 
 
     proc = site.finder("index", "build", "--workers", "2")
 
-    def indexing_started() -> bool:
-        # Whoosh has created a shard inside the temporary build: documents are being added.
-        return any(any(shard.iterdir()) for tmp in tmp_builds(site.index_dir) for shard in tmp.glob("shard*") if shard.is_dir())
+    def both_workers_writing() -> bool:
+        # The build and its two workers are alive, and each worker has started its shard
+        # inside the temporary build: documents are being added (no fixed wait decides it).
+        shards = [shard for tmp in tmp_builds(site.index_dir) for shard in tmp.glob("shard*") if shard.is_dir()]
+        return len(live_members(proc.pid)) >= 3 and sum(1 for shard in shards if any(shard.iterdir())) >= 2
 
-    wait_for(indexing_started, proc, "the build started writing its shards")
-    time.sleep(0.3)
+    wait_for(both_workers_writing, proc, "both workers started writing their shards")
     assert proc.poll() is None, "the build finished before it could be killed; make the store bigger"
-    assert len(live_members(proc.pid)) >= 3, "the build and its two workers"
     kill_parent_only(proc)
 
     # The crash left a half-written build behind, and nothing else changed.
@@ -219,6 +242,16 @@ class Observations:
     answers: list[tuple[int, int, tuple[int, tuple[int, ...]]]]
     counts: list[int]
     errors: list[str]
+    #: Read rounds each reader has finished (a round: every query, a page, a count).
+    rounds: list[int] = field(default_factory=list)
+
+    def wait_for_rounds(self, more: int, timeout: float = 120) -> None:
+        """Until every reader has finished ``more`` further rounds (2: one begun and ended after now)."""
+        wanted = [done + more for done in self.rounds]
+        deadline = time.monotonic() + timeout
+        while any(done < want for done, want in zip(self.rounds, wanted, strict=True)):
+            assert time.monotonic() < deadline, f"readers stalled: {self.rounds}, wanted {wanted}; {self.errors[:3]}"
+            time.sleep(0.005)
 
 
 def read_loop(reader: int, app: Any, stop: threading.Event, out: Observations, count: Callable[[], int] | None) -> None:
@@ -237,16 +270,23 @@ def read_loop(reader: int, app: Any, stop: threading.Event, out: Observations, c
                 out.counts.append(count())
         except Exception as exc:  # noqa: BLE001 - every failure is a finding, reported below
             out.errors.append(f"{type(exc).__name__}: {exc}")
+        out.rounds[reader] += 1
 
 
-def run_readers(app: Any, body: Callable[[], None], *, threads: int = 2, count: Callable[[], int] | None = None) -> Observations:
-    out = Observations(answers=[], counts=[], errors=[])
+def run_readers(
+    app: Any, body: Callable[[Observations], None], *, threads: int = 2, count: Callable[[], int] | None = None
+) -> Observations:
+    """Readers loop while ``body`` runs; each has read the whole state once before it starts,
+    and twice more after it ends (so the last round began after the body's change)."""
+    out = Observations(answers=[], counts=[], errors=[], rounds=[0] * threads)
     stop = threading.Event()
     workers = [threading.Thread(target=read_loop, args=(n, app, stop, out, count)) for n in range(threads)]
     for worker in workers:
         worker.start()
     try:
-        body()
+        out.wait_for_rounds(1)
+        body(out)
+        out.wait_for_rounds(2)
     finally:
         stop.set()
         for worker in workers:
@@ -263,17 +303,36 @@ def test_reads_during_an_ingest_in_another_process(site: Site, generated: list[R
     csv_path = tmp_path / "all.csv"
     write_csv(generated, csv_path)  # the FIRST listings unchanged, the rest new
 
-    def ingest_elsewhere() -> None:
+    db_shm = Path(store.engine.url.database + "-shm")  # type: ignore[operator]
+    during: list[int] = []
+
+    def ingest_elsewhere(readers: Observations) -> None:
         # --no-index-update: this test is about the store changing under readers; the
         # index switch has its own test below.
         proc = site.finder("ingest", "csv", str(csv_path), "--no-geocode", "--source", "sample", "--no-index-update")
-        out, err = proc.communicate(timeout=300)
+        try:
+            # Catch the ingest inside its write transaction, hold it there, and let every
+            # reader read the whole store while it is: no timing luck decides the overlap.
+            wait_for(lambda: holds_sqlite_write_lock(proc.pid, db_shm), proc, "the ingest began writing")
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                counted = len(readers.counts)
+                readers.wait_for_rounds(2)
+                during.extend(readers.counts[counted:])
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            out, err = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         assert proc.returncode == 0, err.decode()
         assert f"added {TOTAL - FIRST}" in out.decode(), out.decode()
 
     seen = run_readers(app, ingest_elsewhere, count=store.count)
     assert seen.errors == []
-    assert len(seen.answers) > 10, "the readers must have run while the ingest did"
+    # Mid-transaction, readers saw the store as it was before the ingest, whole.
+    assert during and set(during) == {FIRST}
     # The index did not change, so neither did any answer; the store went from one whole state to the other.
     assert all(answer == first[number] for _, number, answer in seen.answers)
     assert set(seen.counts) <= {FIRST, TOTAL} and seen.counts[-1] == TOTAL
@@ -287,10 +346,11 @@ def test_reads_during_an_index_switch(site: Site, generated: list[Record]) -> No
     old = answers(app.test_client())
     old_build = current_build(site.index_dir)
 
-    def build_elsewhere() -> None:
+    def build_elsewhere(readers: Observations) -> None:
+        # run_readers has every reader read the old build before this starts, and
+        # read the new build (rounds begun after the switch) before it stops them.
         site.run("index", "build")
         assert current_build(site.index_dir) != old_build
-        time.sleep(0.3)  # keep reading on the new build for a moment
 
     seen = run_readers(app, build_elsewhere)
     assert seen.errors == []

@@ -6,10 +6,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
+import finder
 from finder import create_app
 from finder.db import store_from
 from tests.plugins.web import web_records
+
+
+def newest_migration() -> str:
+    """The head of the migration scripts, read with Alembic itself (not through the app)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(finder.__file__).parent / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head
+    return head
+
+
+def stored_revision(url: str) -> str:
+    """The revision the store's own alembic_version table holds."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def _problem(response: Any) -> dict[str, Any]:
@@ -30,7 +54,8 @@ def test_a_complete_site_is_healthy_and_ready(web_site: Any) -> None:
     body = health.get_json()
     assert body["status"] == "ok" and body["missing"] == []
     checks = body["checks"]
-    assert checks["store"] == {"ok": True, "backend": "sqlite", "schema": checks["store"]["schema"], "listings": len(web_records())}
+    assert checks["store"] == {"ok": True, "backend": "sqlite", "schema": newest_migration(), "listings": len(web_records())}
+    assert stored_revision(web_site.app.config["DATABASE_URL"]) == newest_migration()
     assert checks["index"]["ok"] and checks["index"]["documents"] == len(web_records())
     assert checks["index"]["age_seconds"] >= 0 and checks["index"]["built_at"]
     assert checks["gazetteer"]["ok"] and checks["gazetteer"]["postcode_areas"] > 10

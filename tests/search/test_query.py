@@ -228,14 +228,21 @@ def test_wheelchair_filter(seeded_index):
 
 def test_relevance_order_without_location(seeded_index):
     results = seeded_index.search(text="multiple sclerosis", per_page=100)
+    keys = seeded_index.keys(results)
+    # Those who name MS itself come before those matched only through the neurological group.
+    names_ms = {"zoe", "visitor", "online", "far"}
+    assert set(keys[:4]) == names_ms and set(keys[4:]) == {"edge_in", "edge_out", "fes"}
     scores = [h.score for h in results.hits]
-    assert scores == sorted(scores, reverse=True)
+    assert len(scores) == 7 and scores == sorted(scores, reverse=True)
+    assert scores[0] > scores[-1]
     assert all(h.distance_km is None for h in results.hits)
 
 
 def test_sort_by_name(seeded_index):
     results = seeded_index.search(location=origin(), radius_km=25, sort="name", per_page=100)
     names = [p.record.name for p in seeded_index.store.get_many([h.id for h in results.hits])]
+    # Everyone within 25 km, by name (not by distance: Zoë is the nearest).
+    assert names == ["Ann Smith", "Edith Inside", "Gareth Evans", "Harriet Homevisit", "Priya Patel", "Zoë Whittaker"]
     assert names == sorted(names, key=str.lower)
 
 

@@ -113,6 +113,25 @@ def test_referral_summary_for_gps(stored_client: Any, stored_app: Any) -> None:
     assert "<" not in body
 
 
+def test_plain_text_referral_summary_keeps_every_referral_fact(stored_client: Any, stored_app: Any) -> None:
+    """What a GP pastes into a referral letter: who may refer (and for what), how, and the criteria."""
+    body = stored_client.get(f"/practitioners/{stored_app.ids['Bob']}/referral.txt").get_data(as_text=True)
+    assert (
+        "WHO MAY REFER\n"
+        "- You can refer yourself: only for Musculoskeletal (joints, back, muscles)\n"
+        "- GP referral: for all conditions\n"
+        "- MS nurse referral: for all conditions\n"
+        "- Neurologist referral: for all conditions\n"
+    ) in body
+    assert "HOW TO REFER\n- Email: neuro.referrals@example.nhs.uk\n- Phone: 0113 496 0002\n" in body
+    assert "CRITERIA AND NOTES\nAdults with a confirmed neurological diagnosis. Include the MS type.\n" in body
+    assert "NHS WAIT:    about 8 weeks; up to 6 sessions\n" in body
+    # Each fact once, in the order a letter needs them.
+    sections = ["WHO MAY REFER", "HOW TO REFER", "CRITERIA AND NOTES", "NHS WAIT:", "WHERE", "WHAT TO INCLUDE"]
+    assert [body.count(s) for s in sections] == [1] * len(sections)
+    assert [body.index(s) for s in sections] == sorted(body.index(s) for s in sections)
+
+
 def test_print_stylesheet_exists(stored_client: Any) -> None:
     css = stored_client.get("/static/site.css")
     assert css.status_code == 200

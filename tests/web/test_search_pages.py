@@ -168,6 +168,10 @@ def test_pagination(web_client: Any) -> None:
 
 def test_sort_by_name(web_client: Any) -> None:
     names = result_names(web_client.get("/search?near=LS2+9AA&q=back+pain&sort=name&per_page=50"))
+    # The same 27 people as by distance (where Grace Leeds 04 is nearest), now A to Z.
+    by_distance = result_names(web_client.get("/search?near=LS2+9AA&q=back+pain&per_page=50"))
+    assert len(names) == 27 and sorted(names) == sorted(by_distance) and by_distance != names
+    assert names[:3] == ["Bob Community", "Dan Unchecked", "Grace Leeds 00"] and names[-1] == "Grace Leeds 24"
     assert names == sorted(names)
 
 
