@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from finder.errors import FinderError
+from finder.spelling import edit_distance
 
 #: Yes/no filters a phrase may switch on (names as in SearchQuery / the request).
 FLAG_TARGETS = ("visits_home", "wheelchair", "accepting")
@@ -207,30 +208,11 @@ class Understanding:
         }
 
 
-def _distance(a: str, b: str, limit: int) -> int:
-    """Edits (insert, delete, substitute, swap neighbours) from a to b; limit+1 when over."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                value = min(value, before[j - 2] + 1)
-            current.append(value)
-        if min(current) > limit:
-            return limit + 1
-        before, previous = previous, current
-    return previous[-1]
-
-
 def _corrections(word: str, known: frozenset[str], shortest: int) -> list[str]:
     if word in known or len(word) < shortest or not word.isalpha():
         return []
     limit = 2 if len(word) >= FUZZY_TWO else 1
-    found = [(d, k) for k in known if k[:1] == word[:1] and (d := _distance(word, k, limit)) <= limit]
+    found = [(d, k) for k in known if k[:1] == word[:1] and (d := edit_distance(word, k, limit)) <= limit]
     return [k for _, k in sorted(found)[:3]]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from finder.errors import InvalidParameters
 from finder.geo import Location
 from finder.safety import ReferralContext, max_check_age_days, referral_context
+from finder.spelling import edit_distance
 
 #: Facets that filter by vocabulary codes (OR within one facet, AND across facets).
 #: Keys are vocabulary names from finder.vocab.
@@ -705,25 +706,6 @@ def _top(keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:
 # spelling
 
 
-def _edit_distance(a: str, b: str, limit: int) -> int:
-    """Edits (insert, delete, substitute, swap two neighbours) from a to b; limit+1 when over."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                value = min(value, before[j - 2] + 1)
-            current.append(value)
-        if min(current) > limit:
-            return limit + 1
-        before, previous = previous, current
-    return previous[-1]
-
-
 def _correct(word: str, words: list[str], counts: dict[str, int]) -> str | None:
     """The most used known word within two edits (one for short words)."""
     import bisect
@@ -736,7 +718,7 @@ def _correct(word: str, words: list[str], counts: dict[str, int]) -> str | None:
     for candidate in words[start:stop]:
         if abs(len(candidate) - len(word)) > limit or candidate == word:
             continue
-        d = _edit_distance(word, candidate, limit)
+        d = edit_distance(word, candidate, limit)
         if d <= limit:
             key = (d, -counts.get(candidate, 0), candidate)
             if best is None or key < best:
