@@ -140,7 +140,7 @@ def comparison_rows(listed: list[Listed]) -> list[tuple[str, list[Any]]]:
         return lines
 
     def hours(record: Any) -> list[str]:
-        return [loc.opening_hours for loc in record.locations if loc.opening_hours] or ["Not stated"]
+        return [str(loc.opening_hours) for loc in record.locations if loc.opening_hours] or ["Not stated"]
 
     def access(record: Any) -> list[str]:
         wheelchair = {True: "Wheelchair access", False: "No wheelchair access", None: "Wheelchair access not stated"}

@@ -40,7 +40,7 @@ def test_plain_text_referral_has_treatments_e_referral_and_access(stored_client:
     assert "NHS e-Referral Service" in plain
     assert "Wheelchair access: yes. Parking: not known." in plain
     alice = stored_client.get(f"/practitioners/{stored_app.ids['Alice']}/referral.txt").get_data(as_text=True)
-    assert "Opening hours: Mon to Fri 9am to 5pm" in alice
+    assert "Opening hours: Mon-Fri 09:00-17:00" in alice
     assert "NHS e-Referral" not in alice  # private only
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from finder.vocab import REFERRAL_ROUTES
 from finder.web import present
 from tests.helpers import make_record
@@ -50,7 +52,8 @@ def test_self_referral_scope_values() -> None:
     assert present.self_referral_scope(gp_only, "neurological") == "none"
     assert present.self_referral_scope(msk_only) == "some"
     assert present.self_referral_scope(msk_only, "musculoskeletal") == "all"
-    assert present.self_referral_scope(msk_only, "neurological") == "none"
+    # Self-referral exists there, but not for this group: "some" (finder.safety, hazard H3).
+    assert present.self_referral_scope(msk_only, "neurological") == "some"
 
 
 def test_every_referrer_has_a_phrase() -> None:
@@ -65,13 +68,14 @@ def test_next_step_sentences() -> None:
     msk_self = {"route": "self_referral", "only_for": ["musculoskeletal"]}
     assert step([{"route": "self_referral"}]) == "You can refer yourself."
     assert step([{"route": "self_referral"}], phone="0113 496 0000") == "You can refer yourself: phone 0113 496 0000."
-    assert step([msk_self]) == "You can refer yourself for musculoskeletal problems."
+    assert step([msk_self]) == "You can refer yourself for musculoskeletal problems only."
     assert step([{"route": "self_referral", "only_for": ["musculoskeletal", "pelvic_health"]}], phone="0113 496 0000") == (
-        "You can refer yourself for musculoskeletal and pelvic health problems: phone 0113 496 0000."
+        "You can refer yourself for musculoskeletal and pelvic health problems only: phone 0113 496 0000."
     )
     scoped = [msk_self, {"route": "gp", "only_for": ["musculoskeletal"]}, {"route": "neurologist"}]
     assert step(scoped) == (
-        "You can refer yourself for musculoskeletal problems; otherwise you need a referral from your GP or a neurologist."
+        # The GP route is only for musculoskeletal problems too, so "otherwise" it is the neurologist.
+        "You can refer yourself for musculoskeletal problems only; otherwise you need a referral from a neurologist."
     )
     # For a neurological problem only the routes that apply to it count.
     assert step(scoped, "neurological") == "Needs a referral from a neurologist."
@@ -83,7 +87,8 @@ def test_badge_tone_per_status() -> None:
     def tone(status: str) -> str:
         registration = {"number": "PH123456", "status": status}
         if status != "unchecked":
-            registration["checked_on"] = "2025-03-03"
+            # A recent check: an old one is never shown as registered (hazard H2, tests/test_safety.py).
+            registration["checked_on"] = (date.today() - timedelta(days=10)).isoformat()
         return present.registration_view(make_record(registration=registration)).tone
 
     assert [tone(s) for s in ("registered", "conditions_of_practice", "unchecked", "lapsed", "suspended")] == [
@@ -93,5 +98,5 @@ def test_badge_tone_per_status() -> None:
 
 def test_unchecked_badge_wording() -> None:
     view = present.registration_view(make_record(registration={"number": "PH123456"}))
-    assert view.badge == "HCPC registration not yet checked: check it yourself"
+    assert view.badge == "HCPC registration not yet checked — check the HCPC register"
     assert not view.is_practising

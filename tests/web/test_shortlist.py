@@ -107,7 +107,7 @@ def test_compare_puts_up_to_five_side_by_side(web_client: Any, web_site: Any) ->
                 "Access", "Contact", "How to be seen", "New patients", "Setting and funding"):
         assert f'<th scope="row">{row}</th>' in body
     assert "About 8 weeks" in text and "£60 first appointment, £45 follow-up" in text
-    assert "Mon to Fri 9am to 5pm" in text
+    assert "Mon-Fri 09:00-17:00" in text  # hours as read (finder.hours), in their canonical form
     assert 'href="tel:+441134960001"' in body
 
 
