@@ -121,7 +121,7 @@ def test_search_works_without_javascript(live_server: Any, browser: Any) -> None
         # Through to the referral summary: its Print button needs the script, so
         # without JavaScript it is in the page but stays hidden (printing from the
         # browser's menu still works).
-        tab.get_by_role("link", name="Alice Neuro").click()
+        tab.get_by_role("link", name="Alice Neuro (result 1)").click()
         tab.wait_for_load_state()
         tab.get_by_role("link", name="Referral summary for GPs and MS nurses").click()
         tab.wait_for_load_state()
