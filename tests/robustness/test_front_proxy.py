@@ -119,6 +119,7 @@ def test_prints_its_url_and_serves_the_site(stack: Stack) -> None:
     assert status == 200 and b"Alice Neuro" in body
 
 
+@pytest.mark.solo
 def test_slow_clients_do_not_starve_normal_requests(stack: Stack, web_site: Any) -> None:
     paths = ["/", "/search?near=LS6&q=multiple+sclerosis", f"/practitioners/{web_site.ids['Alice']}"]
     quiet = attack(stack.url, paths, connections=0, duration=8, interval=0.1)
