@@ -283,6 +283,7 @@ def start_server(folder: Path, workers: int | None, threads: int | None) -> Serv
         FINDER_RATELIMIT_API="1000000 per minute",
         FINDER_RATELIMIT_PAGES="1000000 per minute",
         FINDER_LOG_LEVEL="info",  # as in production: one JSON line per request
+        FINDER_SERVER_TIMING="true",  # per-stage server time of every answer (finder.web.timing)
     )
     if workers:
         env["FINDER_WORKERS"] = str(workers)
@@ -299,7 +300,7 @@ def start_server(folder: Path, workers: int | None, threads: int | None) -> Serv
         if process.poll() is not None:
             raise SystemExit(f"gunicorn exited ({process.returncode}); see {log_path}")
         try:
-            status, _ = asyncio.run(_one(port, "/readyz"))
+            status, _, _ = asyncio.run(_one(port, "/readyz"))
             if status == 200:
                 return server
         except OSError:
@@ -337,8 +338,8 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def get(self, path: str) -> tuple[int, int]:
-        """(status, body bytes); reconnects once when the server had closed an idle keep-alive."""
+    async def get(self, path: str) -> tuple[int, int, str]:
+        """(status, body bytes, Server-Timing header); reconnects once when the server had closed an idle keep-alive."""
         for attempt in (0, 1):
             if self.writer is None:
                 await self.open()
@@ -357,7 +358,7 @@ class Connection:
                     continue  # the server closed the idle connection before our request: not an error
                 raise ConnectionError("connection closed by the server")
             status = int(status_line.split()[1])
-            length, chunked, close = 0, False, False
+            length, chunked, close, timing = 0, False, False, ""
             while True:
                 line = await self.reader.readline()
                 if line in (b"\r\n", b"\n", b""):
@@ -370,6 +371,8 @@ class Connection:
                     chunked = True
                 elif name == b"connection" and b"close" in value.lower():
                     close = True
+                elif name == b"server-timing":
+                    timing = value.strip().decode("latin-1")
             if chunked:
                 size = 0
                 while True:
@@ -384,11 +387,11 @@ class Connection:
             self.left -= 1
             if close or self.left <= 0:
                 self.close()
-            return status, length
+            return status, length, timing
         raise AssertionError("unreachable")
 
 
-async def _one(port: int, path: str) -> tuple[int, int]:
+async def _one(port: int, path: str) -> tuple[int, int, str]:
     connection = Connection(port)
     try:
         return await asyncio.wait_for(connection.get(path), TIMEOUT_S)
@@ -404,6 +407,8 @@ class PhaseResult:
     statuses: Counter[str] = field(default_factory=Counter)
     errors: int = 0
     by_kind: dict[str, list[float]] = field(default_factory=dict)
+    #: kind -> stage -> server milliseconds summed over the kind's requests (the Server-Timing header)
+    stages: dict[str, Counter[str]] = field(default_factory=dict)
     machine_busy: float = 0.0
     client_cpu: float = 0.0
     server_cpu: float = 0.0
@@ -445,7 +450,23 @@ class Paths:
         return item
 
 
-def _record(result: PhaseResult, kind: str, status: int | None, latency_ms: float, error: str | None) -> None:
+def parse_server_timing(value: str) -> dict[str, float]:
+    """``place;dur=0.41, total;dur=6.02`` -> {"place": 0.41, "total": 6.02} (milliseconds)."""
+    out: dict[str, float] = {}
+    for part in value.split(","):
+        name, _, params = part.strip().partition(";")
+        match = re.search(r"dur=([0-9.]+)", params)
+        if name and match:
+            out[name] = float(match.group(1))
+    return out
+
+
+def _record(
+    result: PhaseResult, kind: str, status: int | None, latency_ms: float, error: str | None, timing: str = ""
+) -> None:
+    if timing:
+        result.stages.setdefault(kind, Counter()).update(parse_server_timing(timing))
+        result.stages[kind]["requests"] += 1
     result.latencies_ms.append(latency_ms)
     result.by_kind.setdefault(kind, []).append(latency_ms)
     if error is not None:
@@ -457,16 +478,16 @@ def _record(result: PhaseResult, kind: str, status: int | None, latency_ms: floa
             result.errors += 1
 
 
-async def _timed_get(connection: Connection, path: str) -> tuple[int | None, str | None]:
+async def _timed_get(connection: Connection, path: str) -> tuple[int | None, str | None, str]:
     try:
-        status, _ = await asyncio.wait_for(connection.get(path), TIMEOUT_S)
-        return status, None
+        status, _, timing = await asyncio.wait_for(connection.get(path), TIMEOUT_S)
+        return status, None, timing
     except TimeoutError:
         connection.close()
-        return None, "timeout"
+        return None, "timeout", ""
     except (ConnectionError, OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
         connection.close()
-        return None, type(exc).__name__
+        return None, type(exc).__name__, ""
 
 
 async def closed_loop(port: int, paths: Paths, concurrency: int, seconds: float) -> PhaseResult:
@@ -482,8 +503,8 @@ async def closed_loop(port: int, paths: Paths, concurrency: int, seconds: float)
                     return
                 kind, path = item
                 started = time.perf_counter()
-                status, error = await _timed_get(connection, path)
-                _record(result, kind, status, (time.perf_counter() - started) * 1000, error)
+                status, error, timing = await _timed_get(connection, path)
+                _record(result, kind, status, (time.perf_counter() - started) * 1000, error, timing)
         finally:
             connection.close()
 
@@ -506,8 +527,8 @@ async def open_loop(port: int, paths: Paths, rate: float, seconds: float, max_co
                 if item is None:
                     return
                 due, kind, path = item
-                status, error = await _timed_get(connection, path)
-                _record(result, kind, status, (time.perf_counter() - due) * 1000, error)
+                status, error, timing = await _timed_get(connection, path)
+                _record(result, kind, status, (time.perf_counter() - due) * 1000, error, timing)
         finally:
             connection.close()
 
@@ -735,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, _ in MIX:
         values = shown.by_kind.get(kind, [])
         print(f"  {kind:<36}{len(values):>7}  p50 {percentile(values, 0.5):6.1f}  p95 {percentile(values, 0.95):6.1f}  p99 {percentile(values, 0.99):6.1f}")
+    print_stages(closed[0])
     full = closed[-1]
     if best is not None:
         summary = (
@@ -750,6 +772,21 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\n" + summary)
     return 0 if errors == 0 else 1
+
+
+STAGE_COLUMNS = ("place", "understand", "search", "rows", "views", "map", "render", "other", "total")
+
+
+def print_stages(result: PhaseResult) -> None:
+    """Mean server milliseconds per stage and request kind (Server-Timing), from an uncontended phase."""
+    print(f"\nserver time by stage in '{result.name}' (mean ms per request; one request at a time, so no queueing):")
+    print(f"  {'kind':<36}{'n':>6}" + "".join(f"{name:>11}" for name in STAGE_COLUMNS))
+    for kind, _ in MIX:
+        spent = result.stages.get(kind)
+        if not spent or not spent["requests"]:
+            continue
+        n = spent["requests"]
+        print(f"  {kind:<36}{n:>6}" + "".join(f"{spent[name] / n:>11.2f}" for name in STAGE_COLUMNS))
 
 
 def _gunicorn_settings(server: Server, threads: int | None) -> str:

@@ -24,8 +24,10 @@ def _has_sample_records(app: Flask) -> bool:
 
 def init_app(app: Flask) -> None:
     """Register blueprints, error handlers and response headers."""
-    from finder.web import api, errors, headers, links, pages, present, reports, shortlist
+    from finder.web import api, errors, headers, links, pages, present, reports, shortlist, timing
     from finder.web.params import AsciiIntegerConverter
+
+    timing.init_app(app)  # first: its clock starts before, and its header is set after, every other hook
 
     app.url_map.converters["int"] = AsciiIntegerConverter  # before any route is added
     links.init_app(app)

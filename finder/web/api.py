@@ -18,11 +18,14 @@ from finder.web.interpretation import interpreted_json, match_reasons
 from finder.web.links import site_url
 from finder.web.params import SearchRequest, parse_search_args, previous_page, require_what_or_where
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
+from finder.web.timing import stage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, indent=1), status=status, mimetype="application/json")
+    with stage("render"):
+        text = json.dumps(body, ensure_ascii=False, indent=1)
+    return Response(text, status=status, mimetype="application/json")
 
 
 def _url(endpoint: str, args: Any = None, **values: Any) -> str:
@@ -106,14 +109,17 @@ def search() -> Response:
     req = parse_search_args(request.args)
     require_what_or_where(req)
     outcome = run_search(current_app, req)
-    return json_response(search_json(outcome))
+    with stage("views"):
+        body = search_json(outcome)
+    return json_response(body)
 
 
 @bp.get("/practitioners/<int:practitioner_id>")
 def practitioner(practitioner_id: int) -> Response:
     """One practitioner's full public record."""
     stored = load_practitioner(current_app, practitioner_id)
-    body = present.practitioner_json(stored, practitioner_links(stored.id), current_app.config["HCPC_CHECK_URL"])
+    with stage("views"):
+        body = present.practitioner_json(stored, practitioner_links(stored.id), current_app.config["HCPC_CHECK_URL"])
     return json_response(body)
 
 

@@ -33,6 +33,7 @@ from finder.web.params import (
 )
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
 from finder.web.svgmap import Pin, results_map
+from finder.web.timing import stage
 
 bp = Blueprint("pages", __name__)
 
@@ -410,6 +411,19 @@ def _search_page(*, is_home: bool) -> Any:
         return _render_search(args, 400)
 
     back = request.full_path.rstrip("?")
+    with stage("views"):
+        _search_args(args, outcome, form, req, back)
+    with stage("map"):
+        pins = map_pins(outcome)
+        if outcome.location is not None and outcome.rows:
+            args["svg"] = results_map(outcome.location, outcome.query.radius_km, pins)
+            args["pins"] = pins
+            args["tiles"] = current_app.config.get("MAP_TILES_URL")
+    return _render_search(args, status)
+
+
+def _search_args(args: dict[str, Any], outcome: SearchOutcome, form: FormState, req: SearchRequest, back: str) -> None:
+    """What the results page shows besides the map: cards, filters with counts, links."""
     facets = outcome.results.facets
     args.update(
         outcome=outcome,
@@ -442,12 +456,6 @@ def _search_page(*, is_home: bool) -> Any:
         scope_url=search_url(req, page="", include_not_practising="" if req.include_not_practising else "true"),
     )
     args.update(interpretation_args(outcome))
-    pins = map_pins(outcome)
-    if outcome.location is not None and outcome.rows:
-        args["svg"] = results_map(outcome.location, outcome.query.radius_km, pins)
-        args["pins"] = pins
-        args["tiles"] = current_app.config.get("MAP_TILES_URL")
-    return _render_search(args, status)
 
 
 @dataclass
@@ -542,6 +550,11 @@ def _search_context(back: str | None) -> safety.ReferralContext:
 
 
 def _practitioner_context(stored: StoredPractitioner, back: str | None = None) -> dict[str, Any]:
+    with stage("views"):
+        return _practitioner_views(stored, back)
+
+
+def _practitioner_views(stored: StoredPractitioner, back: str | None) -> dict[str, Any]:
     record = stored.record
     return {
         "p": stored,

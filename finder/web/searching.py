@@ -21,6 +21,7 @@ from finder.web.params import (
     require_what_or_where,
     resolve_location,
 )
+from finder.web.timing import stage
 
 if TYPE_CHECKING:
     from finder.understand import Understanding
@@ -39,7 +40,8 @@ def load_practitioner(app: Flask, practitioner_id: int) -> StoredPractitioner:
     """The stored practitioner, or NotFound (404) / Withdrawn (410) with a clear message."""
     from finder.web.present import uk_date
 
-    stored = store_from(app).get(practitioner_id) if 0 < practitioner_id <= MAX_ID else None
+    with stage("rows"):
+        stored = store_from(app).get(practitioner_id) if 0 < practitioner_id <= MAX_ID else None
     if stored is None:
         raise NotFound(f"No practitioner has id {practitioner_id}.")
     if stored.withdrawn_at is not None:
@@ -82,32 +84,36 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
     Raises the domain errors (InvalidParameters, location errors, IndexMissing)
     for the page or API to turn into a message.
     """
-    geocoder = geocoder_for(app) if request.near and not request.uses_point else None
-    location = resolve_location(request, geocoder)
+    with stage("place"):
+        geocoder = geocoder_for(app) if request.near and not request.uses_point else None
+        location = resolve_location(request, geocoder)
     from finder.understand import understand
 
-    understanding = understand(request.text)
-    require_place_for_home_visits(request, location, said_in_words="visits_home" in understanding.flags())
-    search = build_query(request, location, app.config, understanding)
-    results = finder.search.query(search)
-    dropped = ""
-    if not results.total and search.text and understanding.understood:
-        # Words we could not read must not sink what we could: try without them.
-        relaxed = replace(search, text="")
-        again = finder.search.query(relaxed)
-        if again.total:
-            search, results, dropped = relaxed, again, search.text
-    reading: Understanding | None = understanding
-    if not results.total and understanding.understood:
-        # A practice called "Back to Health" is a name, not a condition: the words as typed.
-        literal = build_query(request, location, app.config)
-        again = finder.search.query(literal)
-        if again.total:
-            search, results, dropped, reading = literal, again, "", None
+    with stage("understand"):
+        understanding = understand(request.text)
+        require_place_for_home_visits(request, location, said_in_words="visits_home" in understanding.flags())
+        search = build_query(request, location, app.config, understanding)
+    with stage("search"):
+        results = finder.search.query(search)
+        dropped = ""
+        if not results.total and search.text and understanding.understood:
+            # Words we could not read must not sink what we could: try without them.
+            relaxed = replace(search, text="")
+            again = finder.search.query(relaxed)
+            if again.total:
+                search, results, dropped = relaxed, again, search.text
+        reading: Understanding | None = understanding
+        if not results.total and understanding.understood:
+            # A practice called "Back to Health" is a name, not a condition: the words as typed.
+            literal = build_query(request, location, app.config)
+            again = finder.search.query(literal)
+            if again.total:
+                search, results, dropped, reading = literal, again, "", None
     if results.needs_input:
         # The text held only words that are not searchable ("the", "and") and no place was given.
         require_what_or_where(SearchRequest())
-    stored = store_from(app).get_many([hit.id for hit in results.hits])
+    with stage("rows"):
+        stored = store_from(app).get_many([hit.id for hit in results.hits])
     by_id = {s.id: s for s in stored}
     first = (search.page - 1) * search.per_page + 1
     rows = []
@@ -124,5 +130,6 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
         from finder.search.query import max_radius_km
         from finder.web.interpretation import find_alternatives
 
-        outcome.alternatives = find_alternatives(outcome, max_radius_km())
+        with stage("search"):
+            outcome.alternatives = find_alternatives(outcome, max_radius_km())
     return outcome
