@@ -1,7 +1,7 @@
 """Clinical safety rules: the one place that decides who is shown as registered,
 who is listed by default, and which referral routes apply to which condition.
 
-Pages, the JSON API, the search engine (and the ORUK feed) call these functions;
+Pages, the JSON API, the search engine and the ORUK feed call these functions;
 none of them re-implements a rule. Each rule names its hazard in
 ``docs/clinical-safety.md`` (H1, H2, ...), where the test that proves it is listed.
 
