@@ -1,7 +1,7 @@
 """Clinical safety rules: the one place that decides who is shown as registered,
 who is listed by default, and which referral routes apply to which condition.
 
-Pages, the JSON API, the search engine (and the ORUK feed) call these functions;
+Pages, the JSON API, the search engine and the ORUK feed call these functions;
 none of them re-implements a rule. Each rule names its hazard in
 ``docs/clinical-safety.md`` (H1, H2, ...), where the test that proves it is listed.
 
@@ -57,16 +57,21 @@ def may_offer_referral(record: Record) -> bool:
     return not is_not_practising(record.registration.status)
 
 
-def not_practising_warning(record: Record) -> str:
-    """The warning shown first on the page of a listing that may not practise."""
+def not_practising_warning(record: Record, *, check_url: str | None = None) -> str:
+    """The warning about a listing that may not practise: first on its page, and the
+    ORUK feed's ``alert`` (with ``check_url``, for readers who do not get the page's link)."""
     status = record.registration.status
-    label = REGISTRATION_STATUSES.label_of(status).lower()
+    label = REGISTRATION_STATUSES.label_of(status)
+    label = label[:1].lower() + label[1:]  # "not found on the HCPC register"
     checked = record.registration.checked_on
     when = f" when we last checked on {_uk_date(checked)}" if checked else ""
-    return (
-        f"The HCPC register showed “{label}”{when}. "
+    warning = (
+        f"The HCPC register showed “{label}”{when}, so they may not practise as a physiotherapist. "
         "Do not book or refer until the HCPC register shows them as registered."
     )
+    if check_url:
+        warning += f" Check the HCPC register: {check_url}."
+    return warning
 
 
 # ---------------------------------------------------------------------------

@@ -46,6 +46,20 @@ def test_how_to_be_seen_never_invites_booking_a_listing_that_may_not_practise(st
     assert "do not book or refer" in safety.not_practising_warning(record).lower()
 
 
+def test_the_warning_says_the_status_when_checked_and_where_to_check() -> None:
+    # The page gives the register link beside the warning; the ORUK feed's alert carries it inside.
+    record = make_record(registration={"number": "PH123456", "status": "not_found", "checked_on": date(2026, 3, 2)})
+    assert safety.not_practising_warning(record) == (
+        "The HCPC register showed “not found on the HCPC register” when we last checked on 2 March 2026, "
+        "so they may not practise as a physiotherapist. "
+        "Do not book or refer until the HCPC register shows them as registered."
+    )
+    link = "https://www.hcpc-uk.org/check-the-register/"
+    assert safety.not_practising_warning(record, check_url=link) == (
+        safety.not_practising_warning(record) + f" Check the HCPC register: {link}."
+    )
+
+
 # ---- H2: stale or missing registration checks ----------------------------------------
 
 

@@ -10,6 +10,9 @@ documents each field. Rules:
 * ids are stable UUIDs from the listing's first source and source id
   (finder.oruk_taxonomy.stable_id), so they survive rebuilds and new databases;
 * a withdrawn listing is ``status: inactive``, never silently gone;
+* so is a listing whose HCPC registration does not allow practice (hazard H1,
+  ``finder.safety``), with the site's warning as its ``alert``: a directory that
+  reads only ORUK's own fields must not offer it as bookable;
 * the HCPC registration status always travels, as an attribute in our own
   published ``registration_status`` taxonomy;
 * ORUK types have no null: a value we do not have is left out, not sent as null.
@@ -25,6 +28,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from finder import safety
 from finder.hours import to_schedules
 from finder.models import StoredPractitioner
 from finder.oruk_taxonomy import (
@@ -423,17 +427,33 @@ def accreditations(record: Record) -> str:
     return text
 
 
-def service(stored: StoredPractitioner, *, with_organization: bool = True, with_locations: bool = True) -> dict[str, Any]:
-    """``service``: one listing, fully nested."""
+def service_status(stored: StoredPractitioner) -> str:
+    """ORUK ``status``: ``inactive`` when withdrawn, or when the HCPC register says the
+    physio may not practise (H1: ``safety.may_offer_referral``); otherwise ``active``."""
+    if stored.withdrawn_at is not None or not safety.may_offer_referral(stored.record):
+        return "inactive"
+    return "active"
+
+
+def service_alerts(stored: StoredPractitioner) -> list[str]:
+    """What ORUK's ``alert`` says, most important first: the H1 warning leads."""
     record = stored.record
-    provenance = stored.sources[-1] if stored.sources else record.provenance
     alerts = []
+    if not safety.may_offer_referral(record):
+        alerts.append(safety.not_practising_warning(record, check_url=safety.check_url_for(record.registration.number)))
     if record.is_sample:
         alerts.append("Fictional sample listing: this practitioner and practice do not exist.")
     if record.accepting_new_patients is False:
         alerts.append("Not accepting new patients at the moment.")
     if stored.withdrawn_at is not None:
         alerts.append(f"Withdrawn from the directory on {stored.withdrawn_at.date().isoformat()}.")
+    return alerts
+
+
+def service(stored: StoredPractitioner, *, with_organization: bool = True, with_locations: bool = True) -> dict[str, Any]:
+    """``service``: one listing, fully nested."""
+    record = stored.record
+    provenance = stored.sources[-1] if stored.sources else record.provenance
     body = _clean(
         {
             "id": service_id(stored),
@@ -442,11 +462,11 @@ def service(stored: StoredPractitioner, *, with_organization: bool = True, with_
             "description": record.bio,
             "url": record.website,
             "email": record.email,
-            "status": "inactive" if stored.withdrawn_at is not None else "active",
+            "status": service_status(stored),
             "fees": record.fees_note,
             "accreditations": accreditations(record),
             "assured_date": provenance.last_verified_on.isoformat() if provenance.last_verified_on else None,
-            "alert": " ".join(alerts),
+            "alert": " ".join(service_alerts(stored)),
             "last_modified": stored.updated_at.isoformat(),
             "application_process": record.referral_notes,
             "wait_time": f"{record.nhs_waiting_weeks} weeks (NHS)" if record.nhs_waiting_weeks is not None else None,

@@ -35,7 +35,7 @@ TAXONOMY_PAGING = {
 }
 
 _OBJECTS = {
-    "Service": (["id", "name", "status"], "An ORUK service: one practitioner listing, fully nested. `status` is `inactive` for a withdrawn listing."),
+    "Service": (["id", "name", "status"], "An ORUK service: one practitioner listing, fully nested. `status` is `inactive` for a withdrawn listing, and for one the HCPC register does not allow to practise (its `alert` says so)."),
     "ServiceAtLocation": (["id"], "An ORUK service_at_location with its `location`, `schedules` (opening hours) and `service`."),
     "Organization": (["id", "name", "description"], "An ORUK organization: the listing's practice, or the practitioner when no practice is named."),
     "Taxonomy": (["id", "name", "description"], "One of our vocabularies as an ORUK taxonomy; `taxonomy_terms` on /taxonomies/{id}."),

@@ -4,6 +4,8 @@ through the site's own search, errors and CORS, and its OpenAPI document."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,10 @@ from finder.db import store_from
 from finder.ingest import ingest
 from finder.oruk_taxonomy import NAMESPACE, TERMS_BY_ID, stable_id, term_id
 from finder.search.indexer import build_index
-from tests.helpers import items
+from tests.helpers import items, make_record
 from tests.oruk.checks import problems, require_schemas
 from tests.oruk.conftest import sample_app
-from tests.plugins.web import seed_store, web_records
+from tests.plugins.web import STATUS_LISTINGS, seed_store, web_records
 
 
 def _small_site(tmp_path: Path, gazetteer_path: Path | None = None) -> Any:
@@ -97,6 +99,96 @@ def test_the_hcpc_status_always_travels(small: Any) -> None:
     assert statuses["Alice"][0] == "registered" and re.fullmatch(r"PH7700001, checked \d{4}-\d\d-\d\d", statuses["Alice"][1])
     assert statuses["Carol"][0] == "lapsed" and re.fullmatch(r"PH7700003, checked \d{4}-\d\d-\d\d", statuses["Carol"][1])
     assert statuses["Dan"] == ("unchecked", "PH7700004")
+
+
+# ---- H1: a listing whose registration does not allow practice ------------------------
+
+#: When the register was last checked, in every listing of the status site, and as the alert says it.
+STATUS_CHECKED = date(2026, 3, 2)
+STATUS_CHECKED_TEXT = "2 March 2026"
+
+
+def status_name(status: str) -> str:
+    return f"Pat {status.replace('_', ' ').title().replace(' ', '')}"
+
+
+def register_label(status: str) -> str:
+    """The register's wording of a status as the warning quotes it ("registration lapsed")."""
+    from finder.vocab import REGISTRATION_STATUSES
+
+    label = REGISTRATION_STATUSES.label_of(status)
+    return label[:1].lower() + label[1:]
+
+
+@pytest.fixture(scope="module")
+def status_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real (not sample) listing of every registration status, so no other alert is said."""
+    app = sample_app(tmp_path_factory.mktemp("oruk-status"))
+    store = store_from(app)
+    store.upgrade()
+    records = [
+        make_record(
+            name=status_name(status),
+            practice_name=f"Status Physio {n}",
+            registration={"number": f"PH88000{n:02d}", "status": status}
+            | ({"checked_on": STATUS_CHECKED.isoformat()} if status != "unchecked" else {}),
+            provenance={"source": "csv", "source_id": f"status-{n}"},
+            booking_url="https://example.org/book",
+            phone="0113 496 0000",
+        )
+        for n, status in enumerate(STATUS_LISTINGS.values())
+    ]
+    seed_store(store, records)
+    build_index(store, app.config["INDEX_DIR"])
+    yield app
+    store.dispose()
+
+
+def _published(client: Any, status: str) -> dict[str, dict[str, Any]]:
+    """The listing of one status as every /oruk endpoint that publishes a service says it."""
+    listed = {s["name"]: s for s in _services(client)}
+    service = listed[status_name(status)]
+    link = service["service_at_locations"][0]["id"]
+    links = client.get("/oruk/service_at_locations?per_page=100").get_json()["contents"]
+    organization = client.get(f"/oruk/organizations/{service['organization_id']}").get_json()
+    return {
+        "/oruk/services": service,
+        "/oruk/services/{id}": client.get(f"/oruk/services/{service['id']}").get_json(),
+        "/oruk/service_at_locations": next(sal["service"] for sal in links if sal["id"] == link),
+        "/oruk/service_at_locations/{id}": client.get(f"/oruk/service_at_locations/{link}").get_json()["service"],
+        "/oruk/organizations/{id}": organization["services"][0],
+    }
+
+
+@pytest.mark.parametrize("status", sorted(safety.NOT_PRACTISING_STATUSES))
+def test_a_listing_that_may_not_practise_is_published_inactive_with_a_warning(status_site: Any, status: str) -> None:
+    client = status_site.test_client()
+    published = _published(client, status)
+    label = register_label(status)
+    for where, service in published.items():
+        # ORUK's own fields say it, for a directory that never reads our registration attribute.
+        assert service["status"] == "inactive", where
+        alert = service.get("alert", "")
+        assert alert.startswith(f"The HCPC register showed “{label}” when we last checked on {STATUS_CHECKED_TEXT}, "), (where, alert)
+        assert "so they may not practise as a physiotherapist" in alert, where
+        assert "Do not book or refer" in alert, where
+        assert "Check the HCPC register: https://www.hcpc-uk.org/check-the-register/" in alert, where
+    # Unfiltered pages publish it (inactive, never silently gone); the filtered ones leave it out.
+    filtered = {s["name"] for s in _services(client, f"&taxonomy_term_id={term_id('specialism', 'neurological')}")}
+    assert status_name(status) not in filtered and status_name("registered") in filtered
+    require_schemas()
+    assert problems("service", published["/oruk/services/{id}"]) == []
+    assert problems("service_list", client.get("/oruk/services?per_page=100").get_json()) == []
+
+
+@pytest.mark.parametrize("status", ["registered", "conditions_of_practice", "unchecked"])
+def test_a_listing_that_may_practise_is_published_active_without_an_alert(status_site: Any, status: str) -> None:
+    client = status_site.test_client()
+    for where, service in _published(client, status).items():
+        assert service["status"] == "active", where
+        assert "alert" not in service, (where, service.get("alert"))
+    require_schemas()
+    assert problems("service", _published(client, status)["/oruk/services/{id}"]) == []
 
 
 def test_hours_fees_routes_and_languages_map(small: Any) -> None:
