@@ -71,10 +71,17 @@ def map_extent(pins: list[Pin], center: Location, radius_km: float) -> float:
 PIN_RADIUS = 15
 
 
+#: Pushes go this many pixels beyond the gap, and a pair within this much of the gap counts as apart:
+#: without them, float rounding left pairs a hair short of the gap and every call ran all 300 rounds.
+SPREAD_SLACK = 0.5
+SPREAD_TOLERANCE = 0.25
+
+
 def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], box: tuple[float, float, float, float]) -> list[tuple[float, float]]:
     """Nudge pins apart so no number hides another (or the search point); each keeps a line to its true place."""
     placed = [list(p) for p in points]
     gap = 2 * PIN_RADIUS + 3
+    clear = PIN_RADIUS + 14
     left, top, right, bottom = box
     for _ in range(300):
         moved = False
@@ -82,18 +89,18 @@ def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], 
             # Away from the search point marker.
             dx, dy = a[0] - centre[0], a[1] - centre[1]
             distance = math.hypot(dx, dy)
-            if distance < PIN_RADIUS + 14:
+            if distance < clear - SPREAD_TOLERANCE:
                 angle = math.atan2(dy, dx) if distance > 0.01 else -math.pi / 4 + i
-                push = PIN_RADIUS + 14 - distance
+                push = clear + SPREAD_SLACK - distance
                 a[0] += math.cos(angle) * push
                 a[1] += math.sin(angle) * push
                 moved = True
             for b in placed[i + 1 :]:
                 dx, dy = b[0] - a[0], b[1] - a[1]
                 distance = math.hypot(dx, dy)
-                if distance < gap:
+                if distance < gap - SPREAD_TOLERANCE:
                     angle = math.atan2(dy, dx) if distance > 0.01 else (i * 2.39996)  # golden angle: no two alike
-                    push = (gap - distance) / 2
+                    push = (gap + SPREAD_SLACK - distance) / 2
                     a[0] -= math.cos(angle) * push
                     a[1] -= math.sin(angle) * push
                     b[0] += math.cos(angle) * push

@@ -71,3 +71,30 @@ def test_map_text_is_readable_on_a_phone() -> None:
     scale = 350 / width
     sizes = [float(t.get("font-size")) * scale for t in root.iter(f"{NS}text")]
     assert min(sizes) >= 13, f"smallest map text is {min(sizes):.1f} px on a phone"
+
+
+def test_spread_pins_settle_apart_and_stay_settled() -> None:
+    """Clusters of pins end at least a pin's width apart and off the search point, inside the box;
+    spreading the result again moves nothing (a spread that never settles runs all its rounds on
+    every page: float rounding once left pairs a hair short of the gap)."""
+    import math
+    import random
+
+    from finder.web.svgmap import PIN_RADIUS, spread_pins
+
+    rng = random.Random(7)
+    box, centre = (26.0, 26.0, 394.0, 354.0), (210.0, 190.0)
+    for _ in range(40):
+        points: list[tuple[float, float]] = []
+        while len(points) < 20:
+            x, y = rng.uniform(30, 390), rng.uniform(30, 350)
+            points += [(x + rng.uniform(-4, 4), y + rng.uniform(-4, 4)) for _ in range(rng.randint(1, 8))]
+        points = points[:20] + [centre]  # one pin exactly on the search point
+        placed = spread_pins(points, centre, box)
+        assert len(placed) == len(points)
+        for i, (x1, y1) in enumerate(placed):
+            assert box[0] <= x1 <= box[2] and box[1] <= y1 <= box[3]
+            assert math.hypot(x1 - centre[0], y1 - centre[1]) >= PIN_RADIUS + 13
+            for x2, y2 in placed[i + 1 :]:
+                assert math.hypot(x2 - x1, y2 - y1) >= 2 * PIN_RADIUS + 2, "two pins still overlap"
+        assert spread_pins(placed, centre, box) == placed
