@@ -40,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    Store(app.config["DATABASE_URL"]).init_app(app)
+    Store(app.config["DATABASE_URL"], row_cache_size=int(app.config.get("ROW_CACHE_SIZE") or 0)).init_app(app)
 
     from finder.geo import geocode
 

@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     # Host names the app answers to (Flask TRUSTED_HOSTS; a list, or a comma-separated string).
     # Default: the PUBLIC_URL's host when that is set; other Hosts get 400.
     "TRUSTED_HOSTS": None,
+    # Listings each web worker keeps between requests while the store has not changed (finder.db.RowCache); 0: none.
+    "ROW_CACHE_SIZE": 5000,
     # Send a Server-Timing header with each response's stages (finder.web.timing; benchmarks/load.py).
     "SERVER_TIMING": False,
 }

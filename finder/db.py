@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,10 +73,61 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+class RowCache:
+    """Practitioners as last read, kept while the store has not changed since.
+
+    Every committed write to the listings numbers itself in ``store_changes``
+    (finder.changes), in the same transaction as the write. A reader asks for
+    the newest number first and then for rows: rows kept under an older number
+    are dropped before anything is served, and rows read while a newer write was
+    committing are only kept under the number read before them (a later reader
+    who sees the newer number drops them). So nothing served is older than the
+    store at the moment the request asked. Least recently used rows go first
+    beyond ``size``; the objects are shared, so callers must not change them.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.seq: int | None = None
+        self._rows: collections.OrderedDict[int, StoredPractitioner] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def lookup(self, seq: int, ids: Sequence[int]) -> tuple[dict[int, StoredPractitioner], list[int]]:
+        """(rows kept for ``ids``, ids to read) as of change number ``seq``."""
+        with self._lock:
+            if seq != self.seq:
+                self._rows.clear()
+                self.seq = seq
+            found: dict[int, StoredPractitioner] = {}
+            missing: list[int] = []
+            for practitioner_id in ids:
+                row = self._rows.get(practitioner_id)
+                if row is None:
+                    missing.append(practitioner_id)
+                else:
+                    self._rows.move_to_end(practitioner_id)
+                    found[practitioner_id] = row
+            self.hits += len(found)
+            self.misses += len(missing)
+            return found, missing
+
+    def keep(self, seq: int, rows: Iterable[StoredPractitioner]) -> None:
+        with self._lock:
+            if seq != self.seq:
+                return  # the store moved on while these were read: never keep them under a newer number
+            for row in rows:
+                self._rows[row.id] = row
+                self._rows.move_to_end(row.id)
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+
+
 class Store:
     """A database of practitioner listings at one SQLAlchemy URL."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, row_cache_size: int = 0) -> None:
         self.url = url
         parsed = make_url(url)
         # hide_parameters: a failed statement's message (disk full, a constraint)
@@ -92,6 +144,8 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._stats_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        #: The web app keeps recently shown listings (RowCache); commands read the database every time.
+        self.row_cache = RowCache(row_cache_size) if row_cache_size > 0 else None
 
     def location(self) -> str:
         """Where the data lives, safe to print: the SQLite file, or the PostgreSQL database's name (no host, no credentials)."""
@@ -168,18 +222,32 @@ class Store:
     # ---- reads -----------------------------------------------------------------
 
     def get(self, practitioner_id: int) -> StoredPractitioner | None:
-        with self.reader() as session:
-            row = session.get(Practitioner, practitioner_id)
-            return to_stored(row) if row is not None else None
+        found = self.get_many([practitioner_id])
+        return found[0] if found else None
 
     def get_many(self, ids: Sequence[int]) -> list[StoredPractitioner]:
         """Practitioners in the order of ``ids`` (missing ids are skipped)."""
         if not ids:
             return []
-        with self.reader() as session:
-            rows = session.scalars(select(Practitioner).where(Practitioner.id.in_(list(ids)))).all()
-            by_id = {row.id: to_stored(row) for row in rows}
+        cache = self.row_cache
+        if cache is None:
+            by_id = self._read_many(ids)
+        else:
+            seq = self.change_seq()  # first: see RowCache
+            by_id, missing = cache.lookup(seq, ids)
+            if missing:
+                read = self._read_many(missing)
+                cache.keep(seq, read.values())
+                by_id.update(read)
         return [by_id[i] for i in ids if i in by_id]
+
+    def _read_many(self, ids: Sequence[int]) -> dict[int, StoredPractitioner]:
+        with self.reader() as session:
+            if len(ids) == 1:
+                row = session.get(Practitioner, ids[0])
+                return {row.id: to_stored(row)} if row is not None else {}
+            rows = session.scalars(select(Practitioner).where(Practitioner.id.in_(list(ids)))).all()
+            return {row.id: to_stored(row) for row in rows}
 
     def iter_practitioners(
         self,
@@ -267,8 +335,9 @@ class Store:
         """The number of the newest committed write to the listings (0: none yet); see finder.changes."""
         from finder.models import StoreChange
 
-        with self.reader() as session:
-            return int(session.scalar(select(func.coalesce(func.max(StoreChange.seq), 0))) or 0)
+        # A bare connection (no ORM session): the row cache asks this on every page.
+        with self.engine.connect() as connection:
+            return int(connection.scalar(select(func.coalesce(func.max(StoreChange.seq), 0))) or 0)
 
     def pending_changes(self, after: int) -> PendingChanges:
         """The writes numbered above ``after`` (what an index holding ``after`` lacks)."""

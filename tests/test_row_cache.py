@@ -1,0 +1,85 @@
+"""The web workers' row cache (finder.db.RowCache): fast while nothing changed, never older than the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from finder.db import RowCache, Store
+from finder.ingest import ingest
+from tests.helpers import items, make_record
+
+
+def _record(n: int, **overrides: object) -> object:
+    return make_record(
+        name=f"Practitioner {n}",
+        provenance={"source": "csv", "source_id": f"t-{n}"},
+        registration={"number": f"PH99100{n}", "status": "registered", "checked_on": "2026-11-20"},
+        **overrides,
+    )
+
+
+@pytest.fixture
+def web_store(store: Store) -> Iterator[Store]:
+    """A second handle on the same database, as a web worker has (the writer is another process)."""
+    cached = Store(store.url, row_cache_size=2)
+    yield cached
+    cached.dispose()
+
+
+def _ids(store: Store) -> list[int]:
+    return [s.id for s in store.iter_practitioners()]
+
+
+def test_while_nothing_changes_rows_come_from_the_cache(store: Store, web_store: Store) -> None:
+    ingest(store, items(_record(1), _record(2)), source="csv")
+    first, second = _ids(store)
+    assert [s.record.name for s in web_store.get_many([second, first])] == ["Practitioner 2", "Practitioner 1"]
+    cache = web_store.row_cache
+    assert cache is not None and (cache.hits, cache.misses) == (0, 2)
+    again = web_store.get_many([first, second, 10_000])
+    assert [s.id for s in again] == [first, second]  # order kept, an unknown id skipped
+    assert (cache.hits, cache.misses) == (2, 3)
+    assert web_store.get(first) is again[0]
+
+
+def test_a_change_by_another_process_is_served_at_once(store: Store, web_store: Store) -> None:
+    ingest(store, items(_record(1), _record(2)), source="csv")
+    first, second = _ids(store)
+    assert web_store.get(first).record.practice_name != "Renamed Practice"  # type: ignore[union-attr]
+    assert web_store.get(second).withdrawn_at is None  # type: ignore[union-attr]
+    # The source renames one listing and stops listing the other: both must show on the next read.
+    ingest(store, items(_record(1, practice_name="Renamed Practice")), source="csv", complete=True)
+    assert web_store.get(first).record.practice_name == "Renamed Practice"  # type: ignore[union-attr]
+    assert web_store.get(second).withdrawn_at is not None  # type: ignore[union-attr]
+
+
+def test_rows_read_while_a_write_committed_are_not_kept() -> None:
+    cache = RowCache(10)
+    found, missing = cache.lookup(1, [5])
+    assert (found, missing) == ({}, [5])
+    cache.lookup(2, [6])  # another request saw the newer write first
+    cache.keep(1, [_stored(5)])  # rows the first request read: maybe newer than write 1, maybe not
+    assert cache.lookup(2, [5]) == ({}, [5])
+
+
+def test_the_least_recently_used_rows_go_first() -> None:
+    cache = RowCache(2)
+    cache.lookup(1, [1, 2, 3])
+    cache.keep(1, [_stored(1), _stored(2)])
+    cache.lookup(1, [1])  # 1 is now the most recently used
+    cache.keep(1, [_stored(3)])
+    found, missing = cache.lookup(1, [1, 2, 3])
+    assert sorted(found) == [1, 3] and missing == [2]
+
+
+def _stored(practitioner_id: int) -> object:
+    from datetime import UTC, datetime
+
+    from finder.models import StoredPractitioner
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    return StoredPractitioner(
+        id=practitioner_id, record=_record(practitioner_id), created_at=now, updated_at=now, withdrawn_at=None, sources=()
+    )
