@@ -146,6 +146,7 @@ class Store:
         self._stats_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         #: The web app keeps recently shown listings (RowCache); commands read the database every time.
         self.row_cache = RowCache(row_cache_size) if row_cache_size > 0 else None
+        self._sample_memo: tuple[int, bool] | None = None
 
     def location(self) -> str:
         """Where the data lives, safe to print: the SQLite file, or the PostgreSQL database's name (no host, no credentials)."""
@@ -221,19 +222,24 @@ class Store:
 
     # ---- reads -----------------------------------------------------------------
 
-    def get(self, practitioner_id: int) -> StoredPractitioner | None:
-        found = self.get_many([practitioner_id])
+    def get(self, practitioner_id: int, *, seq: int | None = None) -> StoredPractitioner | None:
+        found = self.get_many([practitioner_id], seq=seq)
         return found[0] if found else None
 
-    def get_many(self, ids: Sequence[int]) -> list[StoredPractitioner]:
-        """Practitioners in the order of ``ids`` (missing ids are skipped)."""
+    def get_many(self, ids: Sequence[int], *, seq: int | None = None) -> list[StoredPractitioner]:
+        """Practitioners in the order of ``ids`` (missing ids are skipped).
+
+        ``seq``: the store's change number, read by the caller before this call
+        (a web request reads it once); read here when not given.
+        """
         if not ids:
             return []
         cache = self.row_cache
         if cache is None:
             by_id = self._read_many(ids)
         else:
-            seq = self.change_seq()  # first: see RowCache
+            if seq is None:
+                seq = self.change_seq()  # first: see RowCache
             by_id, missing = cache.lookup(seq, ids)
             if missing:
                 read = self._read_many(missing)
@@ -356,12 +362,19 @@ class Store:
             count=int(count or 0), seq=int(last or after), first_at=_aware(first_at), earliest=_aware(earliest)
         )
 
-    def has_sample_records(self) -> bool:
+    def has_sample_records(self, *, seq: int | None = None) -> bool:
+        """Whether any current listing is fictional sample data; kept per change number ``seq`` when given."""
+        memo = self._sample_memo
+        if seq is not None and memo is not None and memo[0] == seq:
+            return memo[1]
         with self.reader() as session:
             stmt = select(Practitioner.id).where(
                 Practitioner.is_sample.is_(True), Practitioner.withdrawn_at.is_(None)
             )
-            return session.scalar(stmt.limit(1)) is not None
+            found = session.scalar(stmt.limit(1)) is not None
+        if seq is not None:
+            self._sample_memo = (seq, found)
+        return found
 
     def ingest_runs(self, limit: int = 10) -> list[IngestRun]:
         with self.reader() as session:

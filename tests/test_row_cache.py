@@ -12,12 +12,12 @@ from tests.helpers import items, make_record
 
 
 def _record(n: int, **overrides: object) -> object:
-    return make_record(
-        name=f"Practitioner {n}",
-        provenance={"source": "csv", "source_id": f"t-{n}"},
-        registration={"number": f"PH99100{n}", "status": "registered", "checked_on": "2026-11-20"},
-        **overrides,
-    )
+    fields: dict[str, object] = {
+        "name": f"Practitioner {n}",
+        "provenance": {"source": "csv", "source_id": f"t-{n}"},
+        "registration": {"number": f"PH99100{n}", "status": "registered", "checked_on": "2026-11-20"},
+    }
+    return make_record(**{**fields, **overrides})
 
 
 @pytest.fixture
@@ -83,3 +83,15 @@ def _stored(practitioner_id: int) -> object:
     return StoredPractitioner(
         id=practitioner_id, record=_record(practitioner_id), created_at=now, updated_at=now, withdrawn_at=None, sources=()
     )
+
+
+def test_the_sample_banner_follows_the_store(store: Store, web_store: Store) -> None:
+    ingest(store, items(_record(1)), source="csv")
+    seq = web_store.change_seq()
+    assert web_store.has_sample_records(seq=seq) is False
+    sample = _record(2, is_sample=True, provenance={"source": "sample", "source_id": "s-2"})
+    assert ingest(store, items(sample), source="sample").added == 1
+    assert web_store.has_sample_records(seq=seq) is False  # kept for the number it was read under
+    assert web_store.has_sample_records(seq=web_store.change_seq()) is True
+    assert ingest(store, items(), source="sample", complete=True).withdrawn == 1  # the sample withdrawn
+    assert web_store.has_sample_records(seq=web_store.change_seq()) is False

@@ -13,9 +13,10 @@ def _has_sample_records(app: Flask) -> bool:
     """Whether to show the fictional-data banner (once per request; a store not set up counts as no)."""
     if "finder_sample" not in g:
         from finder.db import store_from
+        from finder.web.searching import request_seq
 
         try:
-            g.finder_sample = store_from(app).has_sample_records()
+            g.finder_sample = store_from(app).has_sample_records(seq=request_seq(app))
         except Exception:  # no tables yet: the page still renders, and says what to do
             app.logger.warning("could not check for sample records", exc_info=True)
             g.finder_sample = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, g
 
 import finder.search
 from finder.db import store_from
@@ -36,12 +36,20 @@ class Withdrawn(NotFound):
     title = "Listing withdrawn"
 
 
+def request_seq(app: Flask) -> int:
+    """The store's change number, read once per request (finder.changes): rows and the sample
+    banner kept under it are as new as the store was when the request began."""
+    if "finder_seq" not in g:
+        g.finder_seq = store_from(app).change_seq()
+    return int(g.finder_seq)
+
+
 def load_practitioner(app: Flask, practitioner_id: int) -> StoredPractitioner:
     """The stored practitioner, or NotFound (404) / Withdrawn (410) with a clear message."""
     from finder.web.present import uk_date
 
     with stage("rows"):
-        stored = store_from(app).get(practitioner_id) if 0 < practitioner_id <= MAX_ID else None
+        stored = store_from(app).get(practitioner_id, seq=request_seq(app)) if 0 < practitioner_id <= MAX_ID else None
     if stored is None:
         raise NotFound(f"No practitioner has id {practitioner_id}.")
     if stored.withdrawn_at is not None:
@@ -113,7 +121,7 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
         # The text held only words that are not searchable ("the", "and") and no place was given.
         require_what_or_where(SearchRequest())
     with stage("rows"):
-        stored = store_from(app).get_many([hit.id for hit in results.hits])
+        stored = store_from(app).get_many([hit.id for hit in results.hits], seq=request_seq(app))
     by_id = {s.id: s for s in stored}
     first = (search.page - 1) * search.per_page + 1
     rows = []
