@@ -6,6 +6,7 @@ these classes must match the latest revision (a test checks that they do).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -282,8 +283,8 @@ def apply_record(row: Practitioner, record: Record) -> None:
     row.locations = [PractitionerLocation(**values) for values in location_columns(record)]
 
 
-def _source_of(row: Practitioner) -> SourceRecord | None:
-    live = [s for s in row.sources if s.withdrawn_at is None] or list(row.sources)
+def _source_of(sources: Sequence[Any]) -> Any:
+    live = [s for s in sources if s.withdrawn_at is None] or list(sources)
     if not live:
         return None
     return max(live, key=lambda s: (s.imported_at, s.id))
@@ -291,7 +292,13 @@ def _source_of(row: Practitioner) -> SourceRecord | None:
 
 def to_record(row: Practitioner) -> Record:
     """Rebuild the Record a row was made from (provenance: its latest source)."""
-    src = _source_of(row)
+    return record_of(row, row.locations, row.sources)
+
+
+def record_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Record:
+    """The Record from a practitioners row and its locations (in position order) and sources:
+    ORM objects or plain rows with the same column names (Store.get_many reads plain rows)."""
+    src = _source_of(sources)
     provenance = Provenance(
         source=src.source if src else "unknown",
         source_id=src.source_id if src else str(row.id),
@@ -342,7 +349,7 @@ def to_record(row: Practitioner) -> Record:
                 opening_hours=stored_hours(loc.opening_hours),
                 phone=loc.phone,
             )
-            for loc in row.locations
+            for loc in locations
         ],
         home_visits=home,
         funding=list(row.funding or []),
@@ -387,9 +394,14 @@ class StoredPractitioner:
 
 
 def to_stored(row: Practitioner) -> StoredPractitioner:
+    return stored_of(row, row.locations, row.sources)
+
+
+def stored_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> StoredPractitioner:
+    """What readers get, from a practitioners row with its locations and sources (see record_of)."""
     return StoredPractitioner(
         id=row.id,
-        record=to_record(row),
+        record=record_of(row, locations, sources),
         created_at=row.created_at,
         updated_at=row.updated_at,
         withdrawn_at=row.withdrawn_at,
@@ -401,7 +413,7 @@ def to_stored(row: Practitioner) -> StoredPractitioner:
                 fetched_at=s.fetched_at,
                 last_verified_on=s.last_verified_on,
             )
-            for s in row.sources
+            for s in sources
         ),
     )
 

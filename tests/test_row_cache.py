@@ -95,3 +95,39 @@ def test_the_sample_banner_follows_the_store(store: Store, web_store: Store) -> 
     assert web_store.has_sample_records(seq=web_store.change_seq()) is True
     assert ingest(store, items(), source="sample", complete=True).withdrawn == 1  # the sample withdrawn
     assert web_store.has_sample_records(seq=web_store.change_seq()) is False
+
+
+def test_rows_read_as_columns_equal_the_orm_objects(store: Store) -> None:
+    """get_many reads plain rows (Store._read_many); what it builds must equal the ORM path
+    (finder.models.to_stored), field for field: places in order, hours, every source, dates."""
+    from sqlalchemy import select
+
+    from finder.models import Practitioner, to_stored
+
+    hours = {"intervals": [{"day": "monday", "opens": "09:00", "closes": "17:00"}, {"day": "saturday", "opens": "09:00", "closes": "12:00"}], "note": "Bank holidays closed"}
+    rich = _record(
+        1,
+        locations=[
+            {"setting": "private_clinic", "postcode": "LS6 2AB", "lat": 53.82, "lon": -1.57, "opening_hours": hours, "phone": "0113 496 0000"},
+            {"setting": "community_clinic", "postcode": "LS2 9AA", "lat": 53.80, "lon": -1.55, "wheelchair_access": True},
+        ],
+        home_visits={"base_postcode": "LS6 2AB", "coverage_radius_km": 8, "lat": 53.82, "lon": -1.57},
+        referral_routes=[{"route": "self_referral", "not_for": ["multiple_sclerosis"]}, {"route": "gp"}],
+        fee_initial_gbp="55.50",
+    )
+    other = _record(1, provenance={"source": "json", "source_id": "j-1"}, practice_name="First Source")
+    assert ingest(store, items(other), source="json").added == 1
+    # The same HCPC number from a second source merges into that listing: two sources, the newer wins.
+    report = ingest(store, items(rich, _record(2)), source="csv")
+    assert (report.updated, report.added) == (1, 1)
+    ids = _ids(store)
+    with store.reader() as session:
+        orm = {row.id: to_stored(row) for row in session.scalars(select(Practitioner))}
+    read = {s.id: s for s in store.get_many(ids)}
+    assert read == orm
+    first = read[ids[0]]
+    assert [loc.postcode for loc in first.record.locations] == ["LS6 2AB", "LS2 9AA"]
+    assert [s.source for s in first.sources] == ["json", "csv"]
+    assert first.record.locations[0].opening_hours is not None
+    assert first.record.locations[0].opening_hours.note == "Bank holidays closed"
+    assert first.created_at.tzinfo is not None and str(first.record.fee_initial_gbp) == "55.50"

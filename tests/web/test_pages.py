@@ -226,7 +226,7 @@ def test_pages_revalidate_with_etags(stored_client: Any) -> None:
 def test_unexpected_errors_are_logged_not_shown(stored_app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     store = store_from(stored_app)
 
-    def broken(_id: int) -> None:
+    def broken(_id: int, **_: Any) -> None:
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(store, "get", broken)
