@@ -60,6 +60,7 @@ export FINDER_BIND=127.0.0.1:$APP_PORT
 export FINDER_PROXY_FIX_X_FOR=${FINDER_PROXY_FIX_X_FOR:-1}
 export FINDER_PUBLIC_URL=${FINDER_PUBLIC_URL:-http://127.0.0.1:$PORT}
 export FINDER_TRUSTED_HOSTS=${FINDER_TRUSTED_HOSTS:-127.0.0.1,localhost}
+export FINDER_COMPRESS_REGISTER=${FINDER_COMPRESS_REGISTER:-false}  # nginx compresses
 
 # A fresh clone: sample data, gazetteer and index (skipped once the index exists).
 if ! "$BIN/finder" index status >/dev/null 2>&1; then

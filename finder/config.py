@@ -79,6 +79,11 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_HOSTS": None,
     # Listings each web worker keeps between requests while the store has not changed (finder.db.RowCache); 0: none.
     "ROW_CACHE_SIZE": 5000,
+    # Compress pages and JSON for clients that accept it (Flask-Compress: br, gzip). Off when nginx is in
+    # front (deploy/nginx/finder.conf compresses there, and the app's CPU serves requests instead).
+    "COMPRESS_REGISTER": True,
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_MIN_SIZE": 1024,
     # Send a Server-Timing header with each response's stages (finder.web.timing; benchmarks/load.py).
     "SERVER_TIMING": False,
 }

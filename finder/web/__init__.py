@@ -45,6 +45,11 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(oruk.bp)
     errors.init_app(app)
+    # Compression runs after the headers hook (after-request hooks run in reverse order): the ETag is
+    # the uncompressed body's, with ":br"/":gzip" added, and a conditional request gets its 304 either way.
+    from flask_compress import Compress
+
+    Compress(app)
     headers.init_app(app)
 
     # Operations (production serving): request logs, health/readiness, rate limits.

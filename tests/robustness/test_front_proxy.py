@@ -142,6 +142,26 @@ def test_slow_clients_do_not_starve_normal_requests(stack: Stack, web_site: Any)
     assert report.slow_dropped_by_server >= 20, report.summary()
 
 
+def test_nginx_compresses_and_revalidates_pages_the_app_left_plain(stack: Stack) -> None:
+    import gzip
+
+    path = "/search?near=LS6&q=multiple+sclerosis"
+    plain_status, plain_headers, plain = request(stack, "GET", path)
+    assert plain_status == 200 and "Content-Encoding" not in plain_headers
+    status, headers, body = request(stack, "GET", path, headers={"Accept-Encoding": "gzip, br"})
+    # gzip, not br: nginx compressed it (the app, which would choose br, is told not to here).
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in headers["Vary"]
+    assert gzip.decompress(body) == plain and len(body) < len(plain) / 3
+    etag = headers["ETag"]
+    assert etag.startswith("W/") and etag[2:] == plain_headers["ETag"]  # weakened by nginx, same validator
+    status, _, body = request(stack, "GET", path, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert status == 304 and body == b""
+    # JSON too (the ORUK feed: the /api/v1 budget belongs to the rate-limit test below).
+    status, headers, _ = request(stack, "GET", "/oruk/services?per_page=50", headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+
+
 def test_static_files_come_from_nginx_with_long_cache_headers(stack: Stack) -> None:
     status, headers, body = request(stack, "GET", "/static/site.css")
     assert status == 200 and body
