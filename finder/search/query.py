@@ -332,6 +332,36 @@ def _count_bits(matrix: np.ndarray) -> np.ndarray:
     return counts
 
 
+def count_plan(snap: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For the active filters ``names`` (in order): a table from the set of filters a
+    candidate fails (bit i: filter i) to its group, and each group's byte mask over
+    the facet matrix's columns.
+
+    Group 0 (fails nothing) counts in every column; a candidate failing only the
+    filter of facet F counts in F's columns (or only a flag's bit); a candidate
+    failing a filter that is never left out (registration, area) or two filters
+    or more counts nowhere.
+    """
+    width = snap.matrix.shape[1]
+    masks = [np.full(width, 0xFF, dtype=np.uint8)]
+    lut = np.full(1 << len(names), -1, dtype=np.intp)
+    lut[0] = 0
+    for i, name in enumerate(names):
+        mask = np.zeros(width, dtype=np.uint8)
+        if name in snap.facet_offset:
+            start = snap.facet_offset[name] // 8
+            mask[start : start + snap.bits[name].dtype.itemsize] = 0xFF
+        elif name.startswith("flag:"):
+            mask[snap.flag_column] = 1 << snap.flag_bit[name[5:]]
+        else:
+            continue
+        lut[1 << i] = len(masks)
+        masks.append(mask)
+    masks.append(np.zeros(width, dtype=np.uint8))
+    lut[lut < 0] = len(masks) - 1
+    return lut, np.stack(masks)
+
+
 def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     from finder.search.searcher import intersect, lookup
 
@@ -398,10 +428,32 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         if placed is not None and settings is not None:
             placed, settings = placed[keep], settings[keep]
 
-    # ---- filters: one boolean per active filter, over the candidate rows ----
-    context = search.referral_context()
-    routes = route_values(snap, rows, context)
-    filters: dict[str, np.ndarray] = {}
+    # ---- every facet's bits and the flags of the candidates, one byte row each ----
+    n = len(rows)
+    matrix = snap.matrix[rows]
+    if settings is not None:
+        matrix[:, snap.setting_column] = settings  # the settings of the places in range
+    # The routes that apply to what was searched, not every route listed.
+    routes = route_values(snap, rows, search.referral_context())
+    route_column = snap.facet_offset["referral_route"] // 8
+    matrix[:, route_column : route_column + routes.dtype.itemsize] = (
+        routes.astype(routes.dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(n, routes.dtype.itemsize)
+    )
+    # "Registered" counts only checks recent enough to say so (hazard H2), as of today;
+    # "visits home" means "visits you" when there is a location.
+    registered = registered_now(snap, rows)
+    flag_byte = matrix[:, snap.flag_column]  # a view: changed in place
+    registered_bit = snap.flag_bit["registered"]
+    visits_bit = snap.flag_bit["visits_home"]
+    keep_bits = 0xFF ^ (1 << registered_bit) ^ ((1 << visits_bit) if visits_you is not None else 0)
+    flag_byte &= np.uint8(keep_bits)
+    flag_byte |= registered.view(np.uint8) << np.uint8(registered_bit)
+    if visits_you is not None:
+        flag_byte |= visits_you.view(np.uint8) << np.uint8(visits_bit)
+
+    # ---- filters: which candidates fail each active filter ----
+    names: list[str] = []
+    fails: list[np.ndarray] = []
     for facet, codes in search.filters.items():
         bit_of = snap.bit_of[facet]
         wanted = 0
@@ -414,17 +466,17 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             values = routes
         else:
             values = snap.bits[facet][rows]
-        filters[facet] = (values & values.dtype.type(wanted)) != 0
+        names.append(facet)
+        fails.append((values & values.dtype.type(wanted)) == 0)
     if not search.include_not_practising:
-        filters["registration"] = ~snap.flags["not_practising"][rows]
-    registered = registered_now(snap, rows)
-    chosen_flags = {
-        "visits_home": search.visits_home,
-        "registered": search.registered_only,
-        "accepting": search.accepting,
-        "wheelchair": search.wheelchair,
-    }
-    for flag, on in chosen_flags.items():
+        names.append("registration")
+        fails.append(snap.flags["not_practising"][rows])
+    for flag, on in (
+        ("visits_home", search.visits_home),
+        ("registered", search.registered_only),
+        ("accepting", search.accepting),
+        ("wheelchair", search.wheelchair),
+    ):
         if on:
             if flag == "visits_home" and visits_you is not None:
                 values = visits_you
@@ -432,68 +484,34 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
                 values = registered
             else:
                 values = snap.flags[flag][rows]
-            filters["flag:" + flag] = values
-    if placed is not None:
+            names.append("flag:" + flag)
+            fails.append(~values)
+    if placed is not None and not placed.all():
         # In the area: a location in range, or they visit you.
-        filters["area"] = placed
+        names.append("area")
+        fails.append(~placed)
 
-    def combined(leave_out: str | None) -> np.ndarray | None:
-        mask = None
-        for name, values in filters.items():
-            if name != leave_out:
-                mask = values.copy() if mask is None else (mask & values)
-        return mask
-
-    result_mask = combined(None)
-    total = int(result_mask.sum()) if result_mask is not None else len(rows)
-
-    # ---- facet counts: each facet counted with its own filter left out ----
-    matrix = snap.matrix[rows]
-    if settings is not None:
-        matrix[:, snap.setting_column] = settings  # the settings of the places in range
-    # The routes that apply to what was searched, not every route listed.
-    route_column = snap.facet_offset["referral_route"] // 8
-    matrix[:, route_column : route_column + routes.dtype.itemsize] = (
-        routes.astype(routes.dtype.newbyteorder("<")).view(np.uint8).reshape(len(routes), routes.dtype.itemsize)
-    )
-    if visits_you is not None:
-        # "visits home" means "visits you" when there is a location
-        flag_byte = matrix[:, snap.flag_column]
-        flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["visits_home"]))
-        flag_byte |= visits_you.astype(np.uint8) << np.uint8(snap.flag_bit["visits_home"])
-        matrix[:, snap.flag_column] = flag_byte
-    # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
-    flag_byte = matrix[:, snap.flag_column]
-    flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["registered"]))
-    flag_byte |= registered.astype(np.uint8) << np.uint8(snap.flag_bit["registered"])
-    matrix[:, snap.flag_column] = flag_byte
-    counted: dict[str, np.ndarray] = {}
-
-    def counts_for(leave_out: str | None) -> np.ndarray:
-        key = leave_out if leave_out in filters else ""
-        found = counted.get(key)
-        if found is None:
-            mask = result_mask if not key else combined(key)
-            found = counted[key] = _count_bits(matrix if mask is None else matrix[mask])
-        return found
-
-    facets: dict[str, dict[str, int]] = {}
-    for facet in FACETS:
-        codes = snap.codes[facet]
-        if facet == "setting" and placed is not None:
-            # Every other filter, in the area.
-            mask = placed.copy()
-            for name, values in filters.items():
-                if name not in ("setting", "area"):
-                    mask &= values
-            bits = _count_bits(matrix[mask])
-        else:
-            bits = counts_for(facet)
-        offset = snap.facet_offset[facet]
-        facets[facet] = dict(zip(codes, bits[offset : offset + len(codes)].tolist(), strict=True))
-    facets["flags"] = {
-        flag: int(counts_for("flag:" + flag)[snap.flag_offset + snap.flag_bit[flag]]) for flag in FLAG_NAMES
+    # ---- total and facet counts: each facet counted with its own filter left out ----
+    # One pass: a candidate passing every filter counts in every column; one failing
+    # only facet F's filter counts in F's columns only (F's count with F left out);
+    # any other candidate counts nowhere. count_plan gives each candidate its byte
+    # mask from the set of filters it fails.
+    if fails:
+        failed = np.packbits(np.stack(fails), axis=0, bitorder="little")  # bit i: fails filter i
+        code = failed[0] if len(fails) <= 8 else failed[0] | (failed[1].astype(np.uint16) << np.uint16(8))
+        lut, column_masks = snap.remember(("count plan", tuple(names)), lambda: count_plan(snap, names))
+        group = lut[code]
+        selected = np.flatnonzero(group == 0)
+        counted = matrix & column_masks[group]
+    else:
+        selected = np.arange(n)
+        counted = matrix
+    total = len(selected)
+    bits = _count_bits(counted).tolist()
+    facets: dict[str, dict[str, int]] = {
+        facet: dict(zip(codes, bits[offset : offset + len(codes)], strict=True)) for facet, codes, offset in snap.facet_slices
     }
+    facets["flags"] = {flag: bits[snap.flag_offset + snap.flag_bit[flag]] for flag in FLAG_NAMES}
     if not snap.codes_current:
         # Vocabulary codes added since the build are shown with 0.
         from finder.vocab import VOCABULARIES
@@ -503,7 +521,6 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
                 facets[facet].setdefault(code, 0)
 
     # ---- order and page ----
-    selected = np.flatnonzero(result_mask) if result_mask is not None else np.arange(len(rows))
     sort = search.sort
     if sort == "auto" or (sort == "distance" and location is None):
         sort = "distance" if location is not None else "relevance"
@@ -661,31 +678,34 @@ def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.nd
     """Per candidate row, the referral routes (as facet bits) that apply in this context.
 
     The vectorised form of finder.safety.route_applies over the index's route
-    arrays; an index without them (older format) falls back to every listed route.
+    arrays (all routes at once); an index without them (older format) falls back
+    to every listed route.
     """
-    raw = snap.bits["referral_route"][rows]
+    raw = snap.bits["referral_route"]
     if snap.route_groups is None or snap.route_excl is None:
-        return raw  # type: ignore[no-any-return]
+        return raw[rows]  # type: ignore[no-any-return]
     spec_bit = snap.bit_of["specialism"]
     cond_bit = snap.bit_of["condition"]
-    every = sum(1 << bit for bit in spec_bit.values())
     group_mask = sum(1 << spec_bit[g] for g in context.groups if g in spec_bit)
     cond_mask = sum(1 << cond_bit[c] for c in context.conditions if c in cond_bit)
-    out = np.zeros(len(rows), dtype=raw.dtype)
-    for code, bit in snap.bit_of["referral_route"].items():
-        if code not in snap.route_groups:
-            continue
-        groups = snap.route_groups[code][rows]
-        ok = groups != 0
-        if group_mask:
-            ok &= (groups & groups.dtype.type(group_mask)) != 0
-        else:
-            ok &= groups == groups.dtype.type(every)
-        if cond_mask:
-            excluded = snap.route_excl[code][rows]
-            ok &= (excluded & excluded.dtype.type(cond_mask)) != excluded.dtype.type(cond_mask)
-        out[ok] |= raw.dtype.type(1 << bit)
-    return out
+    groups = snap.route_group_matrix[rows]  # rows x routes
+    kind = groups.dtype.type
+    every = sum(1 << bit for bit in spec_bit.values())
+    if group_mask:
+        ok = (groups & kind(group_mask)) != 0
+    elif every:
+        # no context: only routes without a group limit (all groups set)
+        ok = groups == kind(every)
+    else:
+        ok = np.zeros(groups.shape, dtype=bool)
+    if cond_mask:
+        excluded = snap.route_excl_matrix[rows]
+        ok &= (excluded & excluded.dtype.type(cond_mask)) != excluded.dtype.type(cond_mask)
+    # bit i of a row's value: route i applies (columns are in bit order)
+    if ok.shape[1] <= 8:
+        return np.packbits(ok, axis=1, bitorder="little")[:, 0].astype(raw.dtype, copy=False)  # type: ignore[no-any-return]
+    weights = np.left_shift(1, np.arange(ok.shape[1], dtype=np.uint64)).astype(raw.dtype)
+    return (ok * weights).sum(axis=1, dtype=raw.dtype)  # type: ignore[no-any-return]
 
 
 def _top(keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:

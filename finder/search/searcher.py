@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from finder.errors import FinderError, IndexDamaged, IndexMissing
-from finder.geo.distance import bounding_box, haversine_km
+from finder.geo.distance import EARTH_RADIUS_KM, bounding_box, haversine_km
 from finder.search.analysis import MIN_PREFIX, Concept, Synonyms
 from finder.search.indexer import builds_dir, current_build, read_meta
 from finder.search.integrity import read_manifest, verify_build
@@ -235,6 +235,9 @@ class Snapshot:
         if routes and all(f"route_groups_{code}" in a for code in routes):
             self.route_groups = {code: a[f"route_groups_{code}"] for code in routes}
             self.route_excl = {code: a[f"route_excl_{code}"] for code in routes}
+            # The same side by side (one column per route, in bit order): one gather per query.
+            self.route_group_matrix = np.stack([self.route_groups[code] for code in routes], axis=1)
+            self.route_excl_matrix = np.stack([self.route_excl[code] for code in routes], axis=1)
         self.name_rank = a["name_rank"]
         # Sort keys (NaN: not stated); an index built before they existed sorts everyone alike.
         self.nhs_wait = a.get("nhs_wait", np.full(self.rows, np.nan))
@@ -255,6 +258,10 @@ class Snapshot:
         self.loc_row = a["loc_row"][live][order]
         self.loc_index = a["loc_index"][live][order]
         self.loc_setting = a["loc_setting"][live][order]
+        # For distances (see _distance_to_locations): radians and the cosine of the latitude.
+        self.loc_phi = np.radians(self.loc_lat)
+        self.loc_lam = np.radians(self.loc_lon)
+        self.loc_cos = np.cos(self.loc_phi)
         radius_of_row = a["hv_radius"].copy()
         radius_of_row[np.isnan(radius_of_row) | ~self.alive] = 0.0
         self.hv_radius_of_row = radius_of_row
@@ -314,6 +321,8 @@ class Snapshot:
         columns.append(flag_byte.reshape(-1, 1))
         self.flag_column = offset
         self.flag_offset = offset * 8
+        #: (facet, codes, first bit in the matrix), for reading the counts out
+        self.facet_slices = [(facet, self.codes[facet], self.facet_offset[facet]) for facet in FACETS]
         self.matrix = np.ascontiguousarray(np.concatenate(columns, axis=1))
         setting_codes = self.codes["setting"]
         self.online_setting_bit = (1 << setting_codes.index("online")) if "online" in setting_codes else 0
@@ -488,6 +497,28 @@ class Snapshot:
 
     # ---- places ----------------------------------------------------------------
 
+    def _distance_to_locations(self, lat: float, lon: float, box: np.ndarray) -> np.ndarray:
+        """finder.geo.distance.haversine_km to the locations ``box``, from their radians and
+        cosines computed at open: the same operations in the same order, so the same values."""
+        phi1 = math.radians(lat)
+        dphi = self.loc_phi[box] - phi1
+        dphi /= 2.0
+        np.sin(dphi, out=dphi)
+        np.square(dphi, out=dphi)
+        dlambda = self.loc_lam[box] - math.radians(lon)
+        dlambda /= 2.0
+        np.sin(dlambda, out=dlambda)
+        np.square(dlambda, out=dlambda)
+        a = math.cos(phi1) * self.loc_cos[box]
+        a *= dlambda
+        a += dphi
+        # a >= 0 (squares and cosines of latitudes): only the upper clip can bite
+        np.minimum(a, 1.0, out=a)
+        np.sqrt(a, out=a)
+        np.arcsin(a, out=a)
+        a *= 2.0 * EARTH_RADIUS_KM
+        return a
+
     def near(
         self, lat: float, lon: float, radius_km: float, *, prefer_settings: int = 0, home_visits_beyond: bool = True
     ) -> GeoHits:
@@ -500,73 +531,89 @@ class Snapshot:
         point (no location in range); the caller knows none of them can match.
         """
         box = grid_candidates(self.loc_key, (bounding_box(lat, lon, radius_km), 0))
-        dist = haversine_km(lat, lon, self.loc_lat[box], self.loc_lon[box])
-        inside = dist <= radius_km
+        dist = self._distance_to_locations(lat, lon, box)
+        inside = np.flatnonzero(dist <= radius_km)
         box, dist = box[inside], dist[inside]
         rows = self.loc_row[box]
         # Nearest location per row: sort by (row, distance), keep the first of each row.
         order = nearest_first(rows, dist)
         rows_sorted = rows[order]
-        first = np.ones(len(order), dtype=bool)
+        box_sorted = box[order]
+        first = np.empty(len(order), dtype=bool)
+        first[:1] = True
         np.not_equal(rows_sorted[1:], rows_sorted[:-1], out=first[1:])
-        near_rows = rows_sorted[first]
-        near_dist = dist[order][first]
-        near_index = self.loc_index[box[order][first]].astype(np.int64)
+        starts = np.flatnonzero(first)
+        near_rows = rows_sorted[starts]
+        near_dist = dist[order[starts]]
+        near_index = self.loc_index[box_sorted[starts]].astype(np.int64)
         # Setting bits of every in-range location of each row.
+        loc_settings = self.loc_setting[box_sorted]
         if len(near_rows) == len(rows):
-            settings = self.loc_setting[box[order]]
+            settings = loc_settings
         else:
-            settings = np.zeros(len(near_rows), dtype=self.loc_setting.dtype)
-            np.bitwise_or.at(settings, np.searchsorted(near_rows, rows), self.loc_setting[box])
+            settings = np.bitwise_or.reduceat(loc_settings, starts) if len(starts) else loc_settings[:0]
 
-        # Home visits: the point inside the practitioner's coverage circle.
-        covered_rows = _EMPTY_DOCS
-        covered_dist = _EMPTY_SCORES
+        n_near = len(near_rows)
         if not home_visits_beyond:
-            # Only whether the practitioners found above visit the point too.
-            has = self.hv_radius_of_row[near_rows] > 0
-            candidates = near_rows[has]
-            d = haversine_km(lat, lon, self.hv_lat_of_row[candidates], self.hv_lon_of_row[candidates])
-            ok = d <= self.hv_radius_of_row[candidates]
-            covered_rows, covered_dist = candidates[ok], d[ok]
-        elif len(self.hv_rows):
-            sel = grid_candidates(
-                self.hv_key, *[(bounding_box(lat, lon, radius), base) for base, radius in self.hv_bands]
-            )
-            d = haversine_km(lat, lon, self.hv_lat[sel], self.hv_lon[sel])
-            ok = d <= self.hv_radius[sel]
-            covered_rows, covered_dist = self.hv_rows[sel[ok]], d[ok]
-            order = np.argsort(covered_rows)
-            covered_rows, covered_dist = covered_rows[order], covered_dist[order]
-
-        all_rows = sorted_union(near_rows, covered_rows)
-        n = len(all_rows)
-        distance = np.empty(n, dtype=np.float64)
-        in_range = np.zeros(n, dtype=bool)
-        visits_you = np.zeros(n, dtype=bool)
-        location_index = np.full(n, -1, dtype=np.int64)
-        setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
-        pos = np.searchsorted(all_rows, covered_rows)
-        visits_you[pos] = True
-        distance[pos] = covered_dist
-        pos = np.searchsorted(all_rows, near_rows)
-        in_range[pos] = True
-        distance[pos] = near_dist  # a location in range wins over the home-visit base
-        location_index[pos] = near_index
-        setting_bits[pos] = settings
+            # Only whether the practitioners found above visit the point too: every row is in range.
+            all_rows = near_rows
+            n = n_near
+            distance = near_dist
+            in_range = np.ones(n, dtype=bool)
+            location_index = near_index
+            setting_bits = settings
+            visits_you = np.zeros(n, dtype=bool)
+            has = np.flatnonzero(self.hv_radius_of_row[near_rows] > 0)
+            if len(has):
+                candidates = near_rows[has]
+                d = haversine_km(lat, lon, self.hv_lat_of_row[candidates], self.hv_lon_of_row[candidates])
+                visits_you[has[d <= self.hv_radius_of_row[candidates]]] = True
+            near_pos: np.ndarray | None = None
+        else:
+            # Home visits: the point inside the practitioner's coverage circle.
+            covered_rows = _EMPTY_DOCS
+            covered_dist = _EMPTY_SCORES
+            if len(self.hv_rows):
+                sel = grid_candidates(
+                    self.hv_key, *[(bounding_box(lat, lon, radius), base) for base, radius in self.hv_bands]
+                )
+                d = haversine_km(lat, lon, self.hv_lat[sel], self.hv_lon[sel])
+                ok = d <= self.hv_radius[sel]
+                covered_rows, covered_dist = self.hv_rows[sel[ok]], d[ok]
+                by_row = np.argsort(covered_rows)
+                covered_rows, covered_dist = covered_rows[by_row], covered_dist[by_row]
+            all_rows = sorted_union(near_rows, covered_rows)
+            n = len(all_rows)
+            distance = np.empty(n, dtype=np.float64)
+            in_range = np.zeros(n, dtype=bool)
+            visits_you = np.zeros(n, dtype=bool)
+            location_index = np.full(n, -1, dtype=np.int64)
+            setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
+            pos = np.searchsorted(all_rows, covered_rows)
+            visits_you[pos] = True
+            distance[pos] = covered_dist
+            near_pos = np.searchsorted(all_rows, near_rows)
+            in_range[near_pos] = True
+            distance[near_pos] = near_dist  # a location in range wins over the home-visit base
+            location_index[near_pos] = near_index
+            setting_bits[near_pos] = settings
         hits = GeoHits(all_rows, distance, in_range, visits_you, location_index, setting_bits)
         if prefer_settings:
-            wanted = (self.loc_setting[box] & self.loc_setting.dtype.type(prefer_settings)) != 0
-            w_rows, w_dist, w_box = rows[wanted], dist[wanted], box[wanted]
-            order = nearest_first(w_rows, w_dist)
-            w_rows_sorted = w_rows[order]
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = w_rows_sorted[1:] != w_rows_sorted[:-1]
+            # The first wanted location of each row in the (row, distance) order is its nearest one.
+            wanted = np.flatnonzero(loc_settings & self.loc_setting.dtype.type(prefer_settings))
+            w_rows = rows_sorted[wanted]
+            w_first = np.empty(len(wanted), dtype=bool)
+            w_first[:1] = True
+            np.not_equal(w_rows[1:], w_rows[:-1], out=w_first[1:])
+            chosen = wanted[w_first]
+            # where each chosen location's row is among near_rows, then among all rows
+            pos = (np.cumsum(first) - 1)[chosen]
+            if near_pos is not None:
+                pos = near_pos[pos]
             hits.preferred_distance = np.full(n, np.nan)
             hits.preferred_index = np.full(n, -1, dtype=np.int64)
-            pos = np.searchsorted(all_rows, w_rows_sorted[first])
-            hits.preferred_distance[pos] = w_dist[order][first]
-            hits.preferred_index[pos] = self.loc_index[w_box[order][first]]
+            hits.preferred_distance[pos] = dist[order[chosen]]
+            hits.preferred_index[pos] = self.loc_index[box_sorted[chosen]]
         return hits
 
 
