@@ -308,27 +308,31 @@ def _online_only(search: SearchQuery) -> bool:
     return search.filters.get("setting", ()) == ("online",)
 
 
-_BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)
+#: A byte lane of a uint64 sum counts up to 255 ones without carrying into the next.
+_LANE_ROWS = 255
+#: Rows unpacked at a time (8 bytes per facet byte per row): bounds the memory a large count takes.
+_BLOCK_ROWS = _LANE_ROWS * 64
 
 
 def _count_bits(matrix: np.ndarray) -> np.ndarray:
-    """For a (rows x bytes) uint8 matrix: how many rows have each bit set (bytes*8 counts)."""
+    """For a (rows x bytes) uint8 matrix: how many rows have each bit set (bytes*8 counts).
+
+    Every bit is unpacked to a byte, and each run of up to 255 rows summed as uint64
+    words: eight byte-wide counters per word, added at once without carries.
+    """
     rows, width = matrix.shape
-    if not rows:
-        return np.zeros(width * 8, dtype=np.int64)
-    if rows < 600:
-        return np.unpackbits(matrix, axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
-    # Histograms of byte values (256 bins per column) instead of unpacking every
-    # bit; the bit counts are then a small matrix product. Measured: one bincount
-    # over all columns is quickest up to a few thousand rows, then one per column.
-    if rows < 4000:
-        codes = matrix.astype(np.int32)
-        codes += np.arange(width, dtype=np.int32) * 256
-        histogram = np.bincount(codes.ravel(), minlength=width * 256).reshape(width, 256)
-        return (histogram @ _BIT_TABLE).ravel()
-    counts = np.empty(width * 8, dtype=np.int64)
-    for column in range(width):
-        counts[column * 8 : column * 8 + 8] = np.bincount(matrix[:, column], minlength=256) @ _BIT_TABLE
+    if rows <= _LANE_ROWS:
+        words = np.unpackbits(matrix, axis=1, bitorder="little").view(np.uint64)
+        return words.sum(axis=0, dtype=np.uint64).view(np.uint8).astype(np.int64)  # type: ignore[no-any-return]
+    counts = np.zeros(width * 8, dtype=np.int64)
+    for start in range(0, rows, _BLOCK_ROWS):
+        words = np.unpackbits(matrix[start : start + _BLOCK_ROWS], axis=1, bitorder="little").view(np.uint64)
+        full = len(words) - len(words) % _LANE_ROWS
+        if full:
+            runs = words[:full].reshape(-1, _LANE_ROWS, width).sum(axis=1, dtype=np.uint64)
+            counts += runs.view(np.uint8).sum(axis=0, dtype=np.int64)
+        if full < len(words):
+            counts += words[full:].sum(axis=0, dtype=np.uint64).view(np.uint8)
     return counts
 
 
@@ -367,6 +371,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
 
     location = search.location
     text_docs = text_scores = None
+    scores: np.ndarray | None = None  # text scores of the candidate rows (None: no text)
     if concepts:
         text_docs, text_scores = intersect([snap.concept(c) for c in concepts])
 
@@ -385,70 +390,63 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             float(location.lat), float(location.lon), float(search.radius_km),
             prefer_settings=prefer, home_visits_beyond=beyond,
         )
-        if geo.preferred_distance is not None and geo.preferred_index is not None:
-            # Distances to the locations of the chosen setting(s), where they have one in range.
-            has = ~np.isnan(geo.preferred_distance)
-            geo.distance[has] = geo.preferred_distance[has]
-            geo.location_index[has] = geo.preferred_index[has]
         # Online services have no place: only those with a place in range (or
         # visiting the point) are candidates; the rest are counted apart.
         rows, distance, visits_you, location_index = geo.rows, geo.distance, geo.visits_you, geo.location_index
-        placed = geo.in_range | geo.visits_you
-        settings = geo.settings.astype(snap.bits["setting"].dtype)
-        is_online = snap.flags["online"][rows]
-        if online_bit:
-            settings[is_online] |= settings.dtype.type(online_bit)
-        scores = np.zeros(len(rows), dtype=np.float64)
+        placed = None if geo.all_in_range else geo.in_range | geo.visits_you
+        settings = geo.settings.astype(snap.bits["setting"].dtype, copy=False) | snap.online_setting_of_row[rows]
         if text_docs is not None and text_scores is not None:
-            rows, scores, keep = lookup(text_docs, rows, scores, text_scores)
-            distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
-            placed, settings, is_online = placed[keep], settings[keep], is_online[keep]
+            rows, scores, keep = lookup(text_docs, rows, np.zeros(len(rows), dtype=np.float64), text_scores)
+            distance, visits_you, location_index, settings = distance[keep], visits_you[keep], location_index[keep], settings[keep]
+            if placed is not None:
+                placed = placed[keep]
     else:
         if text_docs is not None and text_scores is not None:
             rows, scores = text_docs, text_scores
         elif _online_only(search) and not search.concepts:
             # No text and no place: the (short) list of online services (see _online_only).
             rows = snap.online_rows
-            scores = np.zeros(len(rows), dtype=np.float64)
         else:
             # What without where or words: conditions or filters read from the text.
             rows = np.flatnonzero(snap.alive)
-            scores = np.zeros(len(rows), dtype=np.float64)
         distance = visits_you = location_index = placed = None
         settings = None
-        is_online = snap.flags["online"][rows]
 
     # ---- conditions meant (CodeConcept): keep listings with one, rank those naming it first ----
-    tier = np.zeros(len(rows), dtype=np.float64)
+    tier: np.ndarray | None = None
     if search.concepts:
         keep, tier = concept_match(snap, search.concepts, rows)
-        rows, scores, tier, is_online = rows[keep], scores[keep], tier[keep], is_online[keep]
+        rows, tier = rows[keep], tier[keep]
+        if scores is not None:
+            scores = scores[keep]
         if distance is not None and visits_you is not None and location_index is not None:
             distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
-        if placed is not None and settings is not None:
-            placed, settings = placed[keep], settings[keep]
+        if settings is not None:
+            settings = settings[keep]
+        if placed is not None:
+            placed = placed[keep]
 
     # ---- every facet's bits and the flags of the candidates, one byte row each ----
     n = len(rows)
-    matrix = snap.matrix[rows]
+    # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
+    registered_of_row, day_matrix = snap.registered_now(fresh_since())
+    matrix = day_matrix[rows]
     if settings is not None:
         matrix[:, snap.setting_column] = settings  # the settings of the places in range
     # The routes that apply to what was searched, not every route listed.
     routes = route_values(snap, rows, search.referral_context())
     route_column = snap.facet_offset["referral_route"] // 8
-    matrix[:, route_column : route_column + routes.dtype.itemsize] = (
-        routes.astype(routes.dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(n, routes.dtype.itemsize)
-    )
-    # "Registered" counts only checks recent enough to say so (hazard H2), as of today;
-    # "visits home" means "visits you" when there is a location.
-    registered = registered_now(snap, rows)
-    flag_byte = matrix[:, snap.flag_column]  # a view: changed in place
-    registered_bit = snap.flag_bit["registered"]
-    visits_bit = snap.flag_bit["visits_home"]
-    keep_bits = 0xFF ^ (1 << registered_bit) ^ ((1 << visits_bit) if visits_you is not None else 0)
-    flag_byte &= np.uint8(keep_bits)
-    flag_byte |= registered.view(np.uint8) << np.uint8(registered_bit)
+    if routes.dtype.itemsize == 1:
+        matrix[:, route_column] = routes
+    else:
+        matrix[:, route_column : route_column + routes.dtype.itemsize] = (
+            routes.astype(routes.dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(n, routes.dtype.itemsize)
+        )
     if visits_you is not None:
+        # "visits home" means "visits you" when there is a location
+        flag_byte = matrix[:, snap.flag_column]  # a view: changed in place
+        visits_bit = snap.flag_bit["visits_home"]
+        flag_byte &= np.uint8(0xFF ^ (1 << visits_bit))
         flag_byte |= visits_you.view(np.uint8) << np.uint8(visits_bit)
 
     # ---- filters: which candidates fail each active filter ----
@@ -481,12 +479,12 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             if flag == "visits_home" and visits_you is not None:
                 values = visits_you
             elif flag == "registered":
-                values = registered
+                values = registered_of_row[rows]
             else:
                 values = snap.flags[flag][rows]
             names.append("flag:" + flag)
             fails.append(~values)
-    if placed is not None and not placed.all():
+    if placed is not None:
         # In the area: a location in range, or they visit you.
         names.append("area")
         fails.append(~placed)
@@ -525,25 +523,44 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     if sort == "auto" or (sort == "distance" and location is None):
         sort = "distance" if location is not None else "relevance"
     pid = snap.pid[rows[selected]]
-    sel_scores = scores[selected]
-    sel_tier = tier[selected]
     # Naming the condition outranks any amount of text score; text breaks ties within a tier.
-    sel_match = sel_tier * TIER_WEIGHT + sel_scores
-    sel_distance = distance[selected] if distance is not None else np.zeros(len(selected))
+    # (None: neither text nor conditions, every match score 0.)
+    sel_scores = scores[selected] if scores is not None else None
+    sel_tier = tier[selected] if tier is not None else None
+    sel_match: np.ndarray | None = None
+    if sel_tier is not None:
+        sel_match = sel_tier * TIER_WEIGHT + sel_scores if sel_scores is not None else sel_tier * TIER_WEIGHT
+    elif sel_scores is not None:
+        sel_match = sel_scores
+    sel_distance = distance[selected] if distance is not None else None
     blend = search.sort == "auto" and location is not None and bool(concepts or search.concepts)
     keys: tuple[np.ndarray, ...]
-    if blend:
-        keys = (pid, sel_distance, -blended(sel_tier, sel_scores, sel_distance, float(search.radius_km)))
-    elif sort == "distance":
-        keys = (pid, -sel_match, sel_distance)
-    elif sort == "relevance":
-        keys = (pid, sel_distance, -sel_match)
-    elif sort in ("nhs_wait", "fee"):
-        column = snap.nhs_wait if sort == "nhs_wait" else snap.fee
-        value = column[rows[selected]]
-        keys = (pid, sel_distance, -sel_match, np.where(np.isnan(value), np.inf, value))
+    if blend and sel_distance is not None:
+        zeros = np.zeros(len(selected))
+        keys = (
+            pid,
+            sel_distance,
+            -blended(
+                sel_tier if sel_tier is not None else zeros,
+                sel_scores if sel_scores is not None else zeros,
+                sel_distance,
+                float(search.radius_km),
+            ),
+        )
     else:
-        keys = (pid, sel_distance, snap.name_rank[rows[selected]])
+        # A key that is the same for every row (no distance, no match score) orders nothing: left out.
+        near = (sel_distance,) if sel_distance is not None else ()
+        best = (-sel_match,) if sel_match is not None else ()
+        if sort == "distance":
+            keys = (pid, *best, *near)
+        elif sort == "relevance":
+            keys = (pid, *near, *best)
+        elif sort in ("nhs_wait", "fee"):
+            column = snap.nhs_wait if sort == "nhs_wait" else snap.fee
+            value = column[rows[selected]]
+            keys = (pid, *near, *best, np.where(np.isnan(value), np.inf, value))
+        else:
+            keys = (pid, *near, snap.name_rank[rows[selected]])
     start = (search.page - 1) * search.per_page
     stop = start + search.per_page
     order = _top(keys, stop)[start:stop]
@@ -551,7 +568,8 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     # Convert whole columns at once: per-hit numpy scalar conversions cost more than the search.
     chosen = selected[order]
     ids = pid[order].tolist()
-    hit_scores = np.round(sel_match[order], 4).tolist()
+    count = len(ids)
+    hit_scores = np.round(sel_match[order], 4).tolist() if sel_match is not None else [0.0] * count
     if distance is not None and visits_you is not None and location_index is not None:
         near_km = distance[chosen]
         finite = np.isfinite(near_km)
@@ -559,12 +577,10 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         hit_visits = visits_you[chosen].tolist()
         hit_locations = [i if i >= 0 else None for i in location_index[chosen].tolist()]
     else:
-        hit_distances = hit_locations = [None] * len(ids)
-        hit_visits = [False] * len(ids)
-    hits = [
-        Hit(id=i, score=sc, distance_km=d, visits_you=v, location_index=loc)
-        for i, sc, d, v, loc in zip(ids, hit_scores, hit_distances, hit_visits, hit_locations, strict=True)
-    ]
+        hit_distances = hit_locations = [None] * count
+        hit_visits = [False] * count
+    # Hit(id, score, distance_km, visits_you, location_index)
+    hits = list(map(Hit, ids, hit_scores, hit_distances, hit_visits, hit_locations))
 
     suggestion = None
     if concepts and text_docs is not None and not len(text_docs):
@@ -667,19 +683,20 @@ def registered_now(snap: Any, rows: np.ndarray) -> np.ndarray:
     """Per row: registered to practise *and* checked recently enough to be shown as "Registered"
     (finder.safety.registration_display, hazard H2). The age is measured today, so it is
     computed here from the check date in the index, not fixed when the index was built."""
-    practising = snap.flags["registered"][rows]
-    if snap.checked_day is None:
-        return practising  # type: ignore[no-any-return]
-    fresh_since = (date.today() - timedelta(days=max_check_age_days())).toordinal()
-    return practising & (snap.checked_day[rows] >= fresh_since)  # type: ignore[no-any-return]
+    return snap.registered_now(fresh_since())[0][rows]  # type: ignore[no-any-return]
+
+
+def fresh_since() -> int:
+    """The oldest registration check (a date ordinal) recent enough to show "Registered" today."""
+    return (date.today() - timedelta(days=max_check_age_days())).toordinal()
 
 
 def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.ndarray:
     """Per candidate row, the referral routes (as facet bits) that apply in this context.
 
     The vectorised form of finder.safety.route_applies over the index's route
-    arrays (all routes at once); an index without them (older format) falls back
-    to every listed route.
+    arrays, computed for every row once per context (kept per build); an index
+    without them (older format) falls back to every listed route.
     """
     raw = snap.bits["referral_route"]
     if snap.route_groups is None or snap.route_excl is None:
@@ -688,24 +705,28 @@ def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.nd
     cond_bit = snap.bit_of["condition"]
     group_mask = sum(1 << spec_bit[g] for g in context.groups if g in spec_bit)
     cond_mask = sum(1 << cond_bit[c] for c in context.conditions if c in cond_bit)
-    groups = snap.route_group_matrix[rows]  # rows x routes
-    kind = groups.dtype.type
-    every = sum(1 << bit for bit in spec_bit.values())
-    if group_mask:
-        ok = (groups & kind(group_mask)) != 0
-    elif every:
-        # no context: only routes without a group limit (all groups set)
-        ok = groups == kind(every)
-    else:
-        ok = np.zeros(groups.shape, dtype=bool)
-    if cond_mask:
-        excluded = snap.route_excl_matrix[rows]
-        ok &= (excluded & excluded.dtype.type(cond_mask)) != excluded.dtype.type(cond_mask)
-    # bit i of a row's value: route i applies (columns are in bit order)
-    if ok.shape[1] <= 8:
-        return np.packbits(ok, axis=1, bitorder="little")[:, 0].astype(raw.dtype, copy=False)  # type: ignore[no-any-return]
-    weights = np.left_shift(1, np.arange(ok.shape[1], dtype=np.uint64)).astype(raw.dtype)
-    return (ok * weights).sum(axis=1, dtype=raw.dtype)  # type: ignore[no-any-return]
+    every_row = snap.remember_array(("routes", group_mask, cond_mask), lambda: _routes_of_every_row(snap, group_mask, cond_mask))
+    return every_row[rows]  # type: ignore[no-any-return]
+
+
+def _routes_of_every_row(snap: Any, group_mask: int, cond_mask: int) -> np.ndarray:
+    raw = snap.bits["referral_route"]
+    every = sum(1 << bit for bit in snap.bit_of["specialism"].values())
+    out = np.zeros(len(raw), dtype=raw.dtype)
+    for code, bit in snap.bit_of["referral_route"].items():
+        if code not in snap.route_groups:
+            continue
+        groups = snap.route_groups[code]
+        ok = groups != 0
+        if group_mask:
+            ok &= (groups & groups.dtype.type(group_mask)) != 0
+        else:
+            ok &= groups == groups.dtype.type(every)
+        if cond_mask:
+            excluded = snap.route_excl[code]
+            ok &= (excluded & excluded.dtype.type(cond_mask)) != excluded.dtype.type(cond_mask)
+        out[ok] |= raw.dtype.type(1 << bit)
+    return out
 
 
 def _top(keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:

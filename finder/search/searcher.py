@@ -44,6 +44,8 @@ MAX_PREFIX_TERMS = 300
 POSTINGS_CACHE_ENTRIES = 12_000_000  # docnums held across cached posting lists
 CONCEPT_CACHE_SIZE = 512
 MEMO_SIZE = 4096
+#: Per-row arrays kept per build (referral routes per search context): one byte or so per row each.
+ARRAY_MEMO_SIZE = 32
 
 _EMPTY_DOCS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
@@ -156,13 +158,13 @@ class GeoHits:
     """Rows near a point: nearest location distance, and home-visit coverage."""
 
     rows: np.ndarray  # sorted unique rows
-    distance: np.ndarray  # km: nearest in-range location, else the home-visit base
+    #: km: nearest in-range location (of a preferred setting, where they have one), else the home-visit base
+    distance: np.ndarray
     in_range: np.ndarray  # bool: has a location within the radius
     visits_you: np.ndarray  # bool: their home-visit area covers the point
-    location_index: np.ndarray  # which of the record's locations is nearest (-1: none in range)
+    location_index: np.ndarray  # which of the record's locations ``distance`` is to (-1: none in range)
     settings: np.ndarray  # setting bits of the in-range locations
-    preferred_distance: np.ndarray | None = None  # nearest in-range location of a wanted setting (nan: none)
-    preferred_index: np.ndarray | None = None
+    all_in_range: bool = False  # every row has a location in range (in_range is all True)
 
 
 class Snapshot:
@@ -235,9 +237,6 @@ class Snapshot:
         if routes and all(f"route_groups_{code}" in a for code in routes):
             self.route_groups = {code: a[f"route_groups_{code}"] for code in routes}
             self.route_excl = {code: a[f"route_excl_{code}"] for code in routes}
-            # The same side by side (one column per route, in bit order): one gather per query.
-            self.route_group_matrix = np.stack([self.route_groups[code] for code in routes], axis=1)
-            self.route_excl_matrix = np.stack([self.route_excl[code] for code in routes], axis=1)
         self.name_rank = a["name_rank"]
         # Sort keys (NaN: not stated); an index built before they existed sorts everyone alike.
         self.nhs_wait = a.get("nhs_wait", np.full(self.rows, np.nan))
@@ -258,7 +257,7 @@ class Snapshot:
         self.loc_row = a["loc_row"][live][order]
         self.loc_index = a["loc_index"][live][order]
         self.loc_setting = a["loc_setting"][live][order]
-        # For distances (see _distance_to_locations): radians and the cosine of the latitude.
+        # For distances (see _distance): radians and the cosine of the latitude.
         self.loc_phi = np.radians(self.loc_lat)
         self.loc_lam = np.radians(self.loc_lon)
         self.loc_cos = np.cos(self.loc_phi)
@@ -267,6 +266,9 @@ class Snapshot:
         self.hv_radius_of_row = radius_of_row
         self.hv_lat_of_row = np.nan_to_num(a["hv_lat"])
         self.hv_lon_of_row = np.nan_to_num(a["hv_lon"])
+        self.hv_phi_of_row = np.radians(self.hv_lat_of_row)
+        self.hv_lam_of_row = np.radians(self.hv_lon_of_row)
+        self.hv_cos_of_row = np.cos(self.hv_phi_of_row)
         # Home-visit bases in bands of coverage radius, each band cell-sorted: a
         # search looks around the point only as far as each band's largest radius.
         hv_rows = np.flatnonzero(~np.isnan(a["hv_lat"]) & self.alive)
@@ -291,6 +293,8 @@ class Snapshot:
         self._concepts: OrderedDict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._words: tuple[list[str], dict[str, int]] | None = None
         self._memo: OrderedDict[tuple[object, ...], Any] = OrderedDict()
+        self._arrays: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
+        self._registered: tuple[int, np.ndarray, np.ndarray] | None = None
         self._users = 0
         self._retired = False
         self.closed = False
@@ -326,6 +330,9 @@ class Snapshot:
         self.matrix = np.ascontiguousarray(np.concatenate(columns, axis=1))
         setting_codes = self.codes["setting"]
         self.online_setting_bit = (1 << setting_codes.index("online")) if "online" in setting_codes else 0
+        #: Per row: the 'online' setting bit if they offer online sessions (they have no place for it).
+        setting_type = self.bits["setting"].dtype.type
+        self.online_setting_of_row = np.where(self.flags["online"], setting_type(self.online_setting_bit), setting_type(0))
         self.codes_current = facet_codes() == self.codes
 
     # ---- lifetime ------------------------------------------------------------
@@ -487,6 +494,38 @@ class Snapshot:
                 self._memo.popitem(last=False)
         return value
 
+    def remember_array(self, key: tuple[object, ...], compute: Any) -> np.ndarray:
+        """Like remember(), for per-row arrays (a few of them, each as long as the index)."""
+        with self._lock:
+            found = self._arrays.get(key)
+            if found is not None:
+                self._arrays.move_to_end(key)
+                return found
+        value: np.ndarray = compute()
+        with self._lock:
+            self._arrays[key] = value
+            while len(self._arrays) > ARRAY_MEMO_SIZE:
+                self._arrays.popitem(last=False)
+        return value
+
+    def registered_now(self, fresh_since: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: registered to practise and checked on or after ``fresh_since`` (a date
+        ordinal); and the facet matrix with that as its "registered" flag. Kept for the
+        last day asked (finder.search.query.registered_now says which day that is)."""
+        found = self._registered
+        if found is not None and found[0] == fresh_since:
+            return found[1], found[2]
+        registered = self.flags["registered"]
+        if self.checked_day is not None:
+            registered = registered & (self.checked_day >= fresh_since)
+        matrix = self.matrix.copy()
+        bit = self.flag_bit["registered"]
+        column = matrix[:, self.flag_column]
+        column &= np.uint8(0xFF ^ (1 << bit))
+        column |= registered.astype(np.uint8) << np.uint8(bit)
+        self._registered = (fresh_since, registered, matrix)
+        return registered, matrix
+
     def spelling(self) -> tuple[list[str], dict[str, int]]:
         """Known words (sorted) and how many listings use each, loaded on first use."""
         with self._lock:
@@ -497,19 +536,23 @@ class Snapshot:
 
     # ---- places ----------------------------------------------------------------
 
-    def _distance_to_locations(self, lat: float, lon: float, box: np.ndarray) -> np.ndarray:
-        """finder.geo.distance.haversine_km to the locations ``box``, from their radians and
-        cosines computed at open: the same operations in the same order, so the same values."""
+    @staticmethod
+    def _distance(
+        lat: float, lon: float, at: np.ndarray, phi: np.ndarray, lam: np.ndarray, cos: np.ndarray
+    ) -> np.ndarray:
+        """finder.geo.distance.haversine_km to the points ``at`` of arrays of latitudes and
+        longitudes in radians and cosines of latitudes computed at open: the same operations
+        in the same order, so the same values."""
         phi1 = math.radians(lat)
-        dphi = self.loc_phi[box] - phi1
+        dphi = phi[at] - phi1
         dphi /= 2.0
         np.sin(dphi, out=dphi)
         np.square(dphi, out=dphi)
-        dlambda = self.loc_lam[box] - math.radians(lon)
+        dlambda = lam[at] - math.radians(lon)
         dlambda /= 2.0
         np.sin(dlambda, out=dlambda)
         np.square(dlambda, out=dlambda)
-        a = math.cos(phi1) * self.loc_cos[box]
+        a = math.cos(phi1) * cos[at]
         a *= dlambda
         a += dphi
         # a >= 0 (squares and cosines of latitudes): only the upper clip can bite
@@ -524,14 +567,15 @@ class Snapshot:
     ) -> GeoHits:
         """Rows with a location within radius_km, or whose home-visit area covers the point.
 
-        ``prefer_settings``: setting bits the user filters on; the nearest
-        in-range location with one of them is reported too, so that a search
-        for a community clinic shows the distance to the clinic.
+        ``prefer_settings``: setting bits the user filters on; the distance (and
+        location index) is then to the nearest in-range location with one of
+        them, where there is one, so that a search for a community clinic shows
+        the distance to the clinic.
         ``home_visits_beyond=False``: skip practitioners who only visit the
         point (no location in range); the caller knows none of them can match.
         """
         box = grid_candidates(self.loc_key, (bounding_box(lat, lon, radius_km), 0))
-        dist = self._distance_to_locations(lat, lon, box)
+        dist = self._distance(lat, lon, box, self.loc_phi, self.loc_lam, self.loc_cos)
         inside = np.flatnonzero(dist <= radius_km)
         box, dist = box[inside], dist[inside]
         rows = self.loc_row[box]
@@ -566,7 +610,7 @@ class Snapshot:
             has = np.flatnonzero(self.hv_radius_of_row[near_rows] > 0)
             if len(has):
                 candidates = near_rows[has]
-                d = haversine_km(lat, lon, self.hv_lat_of_row[candidates], self.hv_lon_of_row[candidates])
+                d = self._distance(lat, lon, candidates, self.hv_phi_of_row, self.hv_lam_of_row, self.hv_cos_of_row)
                 visits_you[has[d <= self.hv_radius_of_row[candidates]]] = True
             near_pos: np.ndarray | None = None
         else:
@@ -597,7 +641,7 @@ class Snapshot:
             distance[near_pos] = near_dist  # a location in range wins over the home-visit base
             location_index[near_pos] = near_index
             setting_bits[near_pos] = settings
-        hits = GeoHits(all_rows, distance, in_range, visits_you, location_index, setting_bits)
+        hits = GeoHits(all_rows, distance, in_range, visits_you, location_index, setting_bits, near_pos is None)
         if prefer_settings:
             # The first wanted location of each row in the (row, distance) order is its nearest one.
             wanted = np.flatnonzero(loc_settings & self.loc_setting.dtype.type(prefer_settings))
@@ -610,10 +654,8 @@ class Snapshot:
             pos = (np.cumsum(first) - 1)[chosen]
             if near_pos is not None:
                 pos = near_pos[pos]
-            hits.preferred_distance = np.full(n, np.nan)
-            hits.preferred_index = np.full(n, -1, dtype=np.int64)
-            hits.preferred_distance[pos] = dist[order[chosen]]
-            hits.preferred_index[pos] = self.loc_index[box_sorted[chosen]]
+            distance[pos] = dist[order[chosen]]
+            location_index[pos] = self.loc_index[box_sorted[chosen]]
         return hits
 
 
