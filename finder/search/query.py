@@ -394,7 +394,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         # visiting the point) are candidates; the rest are counted apart.
         rows, distance, visits_you, location_index = geo.rows, geo.distance, geo.visits_you, geo.location_index
         placed = None if geo.all_in_range else geo.in_range | geo.visits_you
-        settings = geo.settings.astype(snap.bits["setting"].dtype, copy=False) | snap.online_setting_of_row[rows]
+        settings = geo.settings.astype(snap.bits["setting"].dtype, copy=False)
         if text_docs is not None and text_scores is not None:
             rows, scores, keep = lookup(text_docs, rows, np.zeros(len(rows), dtype=np.float64), text_scores)
             distance, visits_you, location_index, settings = distance[keep], visits_you[keep], location_index[keep], settings[keep]
@@ -430,9 +430,13 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     n = len(rows)
     # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
     registered_of_row, day_matrix = snap.registered_now(fresh_since())
-    matrix = day_matrix[rows]
+    matrix = day_matrix.take(rows, axis=0)  # take: far quicker than [rows] for 2-D rows
     if settings is not None:
-        matrix[:, snap.setting_column] = settings  # the settings of the places in range
+        # The settings of the places in range; online services have no place, so their
+        # 'online' bit comes from the listing.
+        if snap.online_setting_bit:
+            settings |= matrix[:, snap.setting_column] & np.uint8(snap.online_setting_bit)
+        matrix[:, snap.setting_column] = settings
     # The routes that apply to what was searched, not every route listed.
     routes = route_values(snap, rows, search.referral_context())
     route_column = snap.facet_offset["referral_route"] // 8
@@ -458,17 +462,23 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         for code in codes:
             if code in bit_of:
                 wanted |= 1 << bit_of[code]
-        if facet == "setting" and settings is not None:
-            values = settings
-        elif facet == "referral_route":
-            values = routes
-        else:
-            values = snap.bits[facet][rows]
         names.append(facet)
-        fails.append((values & values.dtype.type(wanted)) == 0)
+        if facet == "setting" and settings is not None:
+            fails.append((settings & np.uint8(wanted)) == 0)
+        elif facet == "referral_route":
+            fails.append((routes & routes.dtype.type(wanted)) == 0)
+        else:
+            # from the candidates' rows of the facet matrix (already read)
+            start = snap.facet_offset[facet] // 8
+            width = snap.bits[facet].dtype.itemsize
+            if width == 1:
+                fails.append((matrix[:, start] & np.uint8(wanted)) == 0)
+            else:
+                wanted_bytes = np.frombuffer(wanted.to_bytes(width, "little"), dtype=np.uint8)
+                fails.append(~(matrix[:, start : start + width] & wanted_bytes).any(axis=1))
     if not search.include_not_practising:
         names.append("registration")
-        fails.append(snap.flags["not_practising"][rows])
+        fails.append((matrix[:, snap.flag_column] & np.uint8(1 << snap.not_practising_bit)) != 0)
     for flag, on in (
         ("visits_home", search.visits_home),
         ("registered", search.registered_only),
@@ -500,7 +510,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         lut, column_masks = snap.remember(("count plan", tuple(names)), lambda: count_plan(snap, names))
         group = lut[code]
         selected = np.flatnonzero(group == 0)
-        counted = matrix & column_masks[group]
+        counted = matrix & column_masks.take(group, axis=0)
     else:
         selected = np.arange(n)
         counted = matrix

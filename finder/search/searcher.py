@@ -301,7 +301,9 @@ class Snapshot:
 
     def _facet_matrix(self, a: dict[str, np.ndarray]) -> None:
         """Every facet's bits and the flags side by side, one byte row per document,
-        so that one pass over the candidates counts every facet."""
+        so that one pass over the candidates counts every facet; rows padded to a
+        multiple of 8 bytes (32 on the current vocabularies), so that a gathered row
+        seldom straddles two cache lines: a query reads each candidate's row once."""
         from finder.search.indexer import facet_codes
         from finder.search.query import FACETS, FLAG_NAMES
 
@@ -319,20 +321,22 @@ class Snapshot:
                 self.setting_column = offset
             offset += width
         self.flag_bit = {flag: i for i, flag in enumerate(FLAG_NAMES)}
+        #: In the flag byte too (never counted): the register says they may not practise (H1).
+        self.not_practising_bit = len(FLAG_NAMES)
         flag_byte = np.zeros(self.rows, dtype=np.uint8)
-        for flag, bit in self.flag_bit.items():
+        for flag, bit in (*self.flag_bit.items(), ("not_practising", self.not_practising_bit)):
             flag_byte |= self.flags[flag].astype(np.uint8) << np.uint8(bit)
         columns.append(flag_byte.reshape(-1, 1))
         self.flag_column = offset
         self.flag_offset = offset * 8
+        offset += 1
+        if offset % 8:
+            columns.append(np.zeros((self.rows, 8 - offset % 8), dtype=np.uint8))
         #: (facet, codes, first bit in the matrix), for reading the counts out
         self.facet_slices = [(facet, self.codes[facet], self.facet_offset[facet]) for facet in FACETS]
         self.matrix = np.ascontiguousarray(np.concatenate(columns, axis=1))
         setting_codes = self.codes["setting"]
         self.online_setting_bit = (1 << setting_codes.index("online")) if "online" in setting_codes else 0
-        #: Per row: the 'online' setting bit if they offer online sessions (they have no place for it).
-        setting_type = self.bits["setting"].dtype.type
-        self.online_setting_of_row = np.where(self.flags["online"], setting_type(self.online_setting_bit), setting_type(0))
         self.codes_current = facet_codes() == self.codes
 
     # ---- lifetime ------------------------------------------------------------
@@ -582,16 +586,17 @@ class Snapshot:
         # Nearest location per row: sort by (row, distance), keep the first of each row.
         order = nearest_first(rows, dist)
         rows_sorted = rows[order]
-        box_sorted = box[order]
+        # Location arrays read in box order (ascending: sequential), then permuted here.
+        index_sorted = self.loc_index[box][order]
+        loc_settings = self.loc_setting[box][order]
         first = np.empty(len(order), dtype=bool)
         first[:1] = True
         np.not_equal(rows_sorted[1:], rows_sorted[:-1], out=first[1:])
         starts = np.flatnonzero(first)
         near_rows = rows_sorted[starts]
         near_dist = dist[order[starts]]
-        near_index = self.loc_index[box_sorted[starts]].astype(np.int64)
+        near_index = index_sorted[starts].astype(np.int64)
         # Setting bits of every in-range location of each row.
-        loc_settings = self.loc_setting[box_sorted]
         if len(near_rows) == len(rows):
             settings = loc_settings
         else:
@@ -655,7 +660,7 @@ class Snapshot:
             if near_pos is not None:
                 pos = near_pos[pos]
             distance[pos] = dist[order[chosen]]
-            location_index[pos] = self.loc_index[box_sorted[chosen]]
+            location_index[pos] = index_sorted[chosen]
         return hits
 
 
