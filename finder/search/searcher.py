@@ -72,6 +72,9 @@ def grid_candidates(keys: np.ndarray, *boxes: tuple[tuple[float, float, float, f
     """
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
+    spans = [(math.floor(box[0] / LAT_CELL), math.floor(box[2] / LAT_CELL)) for box, _ in boxes]
+    if sum(last - first + 1 for first, last in spans) <= _FEW_ROWS:
+        return _few_rows(keys, boxes, spans)
     lows, highs = [], []
     for (min_lat, min_lon, max_lat, max_lon), base in boxes:
         first_col = math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL)
@@ -92,12 +95,48 @@ def grid_candidates(keys: np.ndarray, *boxes: tuple[tuple[float, float, float, f
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def nearest_first(rows: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """An order sorting by row, then distance (to the micrometre): one integer sort, not a lexsort."""
+#: Up to this many rows of cells, grid_candidates works out the ranges in Python (fewer numpy calls).
+_FEW_ROWS = 24
+
+
+def _few_rows(
+    keys: np.ndarray, boxes: tuple[tuple[tuple[float, float, float, float], int], ...], spans: list[tuple[int, int]]
+) -> np.ndarray:
+    """grid_candidates for a few rows of cells: one searchsorted, one repeat."""
+    bounds: list[int] = []
+    for ((_, min_lon, _, max_lon), base), (first_row, last_row) in zip(boxes, spans, strict=True):
+        first_col = math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL)
+        last_col = math.floor((min(max_lon, 180.0) + 180.0) / LON_CELL)
+        for row in range(first_row, last_row + 1):
+            cell = row * _LON_CELLS + base
+            bounds += (cell + first_col, cell + last_col + 1)  # keys are integers: [first, last + 1)
+    found = keys.searchsorted(np.array(bounds, dtype=np.int64)).tolist()
+    offsets: list[int] = []
+    lengths: list[int] = []
+    total = 0
+    for start, stop in zip(found[0::2], found[1::2], strict=True):
+        offsets.append(start - total)
+        lengths.append(stop - start)
+        total += stop - start
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    if len(offsets) == 1 or offsets.count(offsets[0]) == len(offsets):
+        return np.arange(offsets[0], offsets[0] + total, dtype=np.int64)
+    return np.arange(total, dtype=np.int64) + np.repeat(np.array(offsets, dtype=np.int64), lengths)
+
+
+def nearest_first(rows: np.ndarray, dist: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
+    """An order sorting by row, then distance (to the micrometre): one integer sort, not a lexsort.
+
+    With ``wanted`` (per point), a row's wanted points come before its others.
+    """
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
     micro = np.minimum(np.rint(dist * 1e6), (1 << 34) - 1).astype(np.int64)  # up to 17,000 km
-    return np.argsort((rows.astype(np.int64) << 34) | micro, kind="stable")
+    if wanted is None:
+        return np.argsort((rows.astype(np.int64) << 34) | micro, kind="stable")
+    micro |= (~wanted).astype(np.int64) << 34
+    return np.argsort((rows.astype(np.int64) << 35) | micro, kind="stable")
 
 
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -263,12 +302,12 @@ class Snapshot:
         self.loc_cos = np.cos(self.loc_phi)
         radius_of_row = a["hv_radius"].copy()
         radius_of_row[np.isnan(radius_of_row) | ~self.alive] = 0.0
-        self.hv_radius_of_row = radius_of_row
-        self.hv_lat_of_row = np.nan_to_num(a["hv_lat"])
-        self.hv_lon_of_row = np.nan_to_num(a["hv_lon"])
-        self.hv_phi_of_row = np.radians(self.hv_lat_of_row)
-        self.hv_lam_of_row = np.radians(self.hv_lon_of_row)
-        self.hv_cos_of_row = np.cos(self.hv_phi_of_row)
+        # Per row, side by side (one cache line read per candidate): coverage radius (0: none),
+        # and the base's latitude and longitude in radians and cosine of latitude (see _distance).
+        hv_phi = np.radians(np.nan_to_num(a["hv_lat"]))
+        self.hv_area_of_row = np.stack(
+            [radius_of_row, hv_phi, np.radians(np.nan_to_num(a["hv_lon"])), np.cos(hv_phi)], axis=1
+        )
         # Home-visit bases in bands of coverage radius, each band cell-sorted: a
         # search looks around the point only as far as each band's largest radius.
         hv_rows = np.flatnonzero(~np.isnan(a["hv_lat"]) & self.alive)
@@ -545,18 +584,23 @@ class Snapshot:
         lat: float, lon: float, at: np.ndarray, phi: np.ndarray, lam: np.ndarray, cos: np.ndarray
     ) -> np.ndarray:
         """finder.geo.distance.haversine_km to the points ``at`` of arrays of latitudes and
-        longitudes in radians and cosines of latitudes computed at open: the same operations
-        in the same order, so the same values."""
+        longitudes in radians and cosines of latitudes computed at open."""
+        return Snapshot._haversine(lat, lon, phi[at], lam[at], cos[at])
+
+    @staticmethod
+    def _haversine(lat: float, lon: float, phi: np.ndarray, lam: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        """finder.geo.distance.haversine_km to points given by latitude and longitude in radians
+        and cosine of latitude: the same operations in the same order, so the same values."""
         phi1 = math.radians(lat)
-        dphi = phi[at] - phi1
+        dphi = phi - phi1
         dphi /= 2.0
         np.sin(dphi, out=dphi)
         np.square(dphi, out=dphi)
-        dlambda = lam[at] - math.radians(lon)
+        dlambda = lam - math.radians(lon)
         dlambda /= 2.0
         np.sin(dlambda, out=dlambda)
         np.square(dlambda, out=dlambda)
-        a = math.cos(phi1) * cos[at]
+        a = math.cos(phi1) * cos
         a *= dlambda
         a += dphi
         # a >= 0 (squares and cosines of latitudes): only the upper clip can bite
@@ -583,12 +627,15 @@ class Snapshot:
         inside = np.flatnonzero(dist <= radius_km)
         box, dist = box[inside], dist[inside]
         rows = self.loc_row[box]
-        # Nearest location per row: sort by (row, distance), keep the first of each row.
-        order = nearest_first(rows, dist)
+        # Location arrays read in box order (ascending: sequential).
+        loc_settings = self.loc_setting[box]
+        # Nearest location per row: sort by (row, distance), keep the first of each row;
+        # with preferred settings, the row's locations of those settings first.
+        wanted = (loc_settings & self.loc_setting.dtype.type(prefer_settings)) != 0 if prefer_settings else None
+        order = nearest_first(rows, dist, wanted)
         rows_sorted = rows[order]
-        # Location arrays read in box order (ascending: sequential), then permuted here.
         index_sorted = self.loc_index[box][order]
-        loc_settings = self.loc_setting[box][order]
+        loc_settings = loc_settings[order]
         first = np.empty(len(order), dtype=bool)
         first[:1] = True
         np.not_equal(rows_sorted[1:], rows_sorted[:-1], out=first[1:])
@@ -612,12 +659,12 @@ class Snapshot:
             location_index = near_index
             setting_bits = settings
             visits_you = np.zeros(n, dtype=bool)
-            has = np.flatnonzero(self.hv_radius_of_row[near_rows] > 0)
+            area = self.hv_area_of_row.take(near_rows, axis=0)
+            has = np.flatnonzero(area[:, 0] > 0)
             if len(has):
-                candidates = near_rows[has]
-                d = self._distance(lat, lon, candidates, self.hv_phi_of_row, self.hv_lam_of_row, self.hv_cos_of_row)
-                visits_you[has[d <= self.hv_radius_of_row[candidates]]] = True
-            near_pos: np.ndarray | None = None
+                area = area.take(has, axis=0)
+                d = self._haversine(lat, lon, area[:, 1], area[:, 2], area[:, 3])
+                visits_you[has[d <= area[:, 0]]] = True
         else:
             # Home visits: the point inside the practitioner's coverage circle.
             covered_rows = _EMPTY_DOCS
@@ -646,22 +693,9 @@ class Snapshot:
             distance[near_pos] = near_dist  # a location in range wins over the home-visit base
             location_index[near_pos] = near_index
             setting_bits[near_pos] = settings
-        hits = GeoHits(all_rows, distance, in_range, visits_you, location_index, setting_bits, near_pos is None)
-        if prefer_settings:
-            # The first wanted location of each row in the (row, distance) order is its nearest one.
-            wanted = np.flatnonzero(loc_settings & self.loc_setting.dtype.type(prefer_settings))
-            w_rows = rows_sorted[wanted]
-            w_first = np.empty(len(wanted), dtype=bool)
-            w_first[:1] = True
-            np.not_equal(w_rows[1:], w_rows[:-1], out=w_first[1:])
-            chosen = wanted[w_first]
-            # where each chosen location's row is among near_rows, then among all rows
-            pos = (np.cumsum(first) - 1)[chosen]
-            if near_pos is not None:
-                pos = near_pos[pos]
-            distance[pos] = dist[order[chosen]]
-            location_index[pos] = index_sorted[chosen]
-        return hits
+        return GeoHits(
+            all_rows, distance, in_range, visits_you, location_index, setting_bits, all_in_range=not home_visits_beyond
+        )
 
 
 class SearchIndex:
