@@ -471,11 +471,12 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             # from the candidates' rows of the facet matrix (already read)
             start = snap.facet_offset[facet] // 8
             width = snap.bits[facet].dtype.itemsize
-            if width == 1:
-                fails.append((matrix[:, start] & np.uint8(wanted)) == 0)
-            else:
-                wanted_bytes = np.frombuffer(wanted.to_bytes(width, "little"), dtype=np.uint8)
-                fails.append(~(matrix[:, start : start + width] & wanted_bytes).any(axis=1))
+            hit: np.ndarray | None = None
+            for i, byte in enumerate(wanted.to_bytes(width, "little")):
+                if byte:  # only the bytes holding a wanted code
+                    found = matrix[:, start + i] & np.uint8(byte)
+                    hit = found if hit is None else (hit | found)
+            fails.append(hit == 0 if hit is not None else np.ones(n, dtype=bool))
     if not search.include_not_practising:
         names.append("registration")
         fails.append((matrix[:, snap.flag_column] & np.uint8(1 << snap.not_practising_bit)) != 0)
@@ -507,7 +508,11 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     if fails:
         failed = np.packbits(np.stack(fails), axis=0, bitorder="little")  # bit i: fails filter i
         code = failed[0] if len(fails) <= 8 else failed[0] | (failed[1].astype(np.uint16) << np.uint16(8))
-        lut, column_masks = snap.remember(("count plan", tuple(names)), lambda: count_plan(snap, names))
+        plan_key = tuple(names)
+        plan = snap.count_plans.get(plan_key)
+        if plan is None:
+            plan = snap.count_plans[plan_key] = count_plan(snap, names)
+        lut, column_masks = plan
         group = lut[code]
         selected = np.flatnonzero(group == 0)
         counted = matrix & column_masks.take(group, axis=0)
@@ -515,7 +520,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         selected = np.arange(n)
         counted = matrix
     total = len(selected)
-    bits = _count_bits(counted).tolist()
+    bits = _count_bits(counted[:, : snap.used_width]).tolist()  # not the padding
     facets: dict[str, dict[str, int]] = {
         facet: dict(zip(codes, bits[offset : offset + len(codes)], strict=True)) for facet, codes, offset in snap.facet_slices
     }
@@ -715,7 +720,9 @@ def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.nd
     cond_bit = snap.bit_of["condition"]
     group_mask = sum(1 << spec_bit[g] for g in context.groups if g in spec_bit)
     cond_mask = sum(1 << cond_bit[c] for c in context.conditions if c in cond_bit)
-    every_row = snap.remember_array(("routes", group_mask, cond_mask), lambda: _routes_of_every_row(snap, group_mask, cond_mask))
+    every_row = snap.remember_array(
+        ("routes", group_mask, cond_mask), lambda: _routes_of_every_row(snap, group_mask, cond_mask)
+    )
     return every_row[rows]  # type: ignore[no-any-return]
 
 

@@ -334,6 +334,8 @@ class Snapshot:
         self._memo: OrderedDict[tuple[object, ...], Any] = OrderedDict()
         self._arrays: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
         self._registered: tuple[int, np.ndarray, np.ndarray] | None = None
+        #: finder.search.query.count_plan per tuple of active filter names (a few small tables)
+        self.count_plans: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._users = 0
         self._retired = False
         self.closed = False
@@ -369,6 +371,7 @@ class Snapshot:
         self.flag_column = offset
         self.flag_offset = offset * 8
         offset += 1
+        self.used_width = offset
         if offset % 8:
             columns.append(np.zeros((self.rows, 8 - offset % 8), dtype=np.uint8))
         #: (facet, codes, first bit in the matrix), for reading the counts out
