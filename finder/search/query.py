@@ -713,21 +713,18 @@ def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.nd
     arrays, computed for every row once per context (kept per build); an index
     without them (older format) falls back to every listed route.
     """
-    raw = snap.bits["referral_route"]
     if snap.route_groups is None or snap.route_excl is None:
-        return raw[rows]  # type: ignore[no-any-return]
+        return snap.bits["referral_route"][rows]  # type: ignore[no-any-return]
+    every_row = snap.remember_array(("routes", context), lambda: _routes_of_every_row(snap, context))
+    return every_row.take(rows)  # type: ignore[no-any-return]
+
+
+def _routes_of_every_row(snap: Any, context: ReferralContext) -> np.ndarray:
+    raw = snap.bits["referral_route"]
     spec_bit = snap.bit_of["specialism"]
     cond_bit = snap.bit_of["condition"]
     group_mask = sum(1 << spec_bit[g] for g in context.groups if g in spec_bit)
     cond_mask = sum(1 << cond_bit[c] for c in context.conditions if c in cond_bit)
-    every_row = snap.remember_array(
-        ("routes", group_mask, cond_mask), lambda: _routes_of_every_row(snap, group_mask, cond_mask)
-    )
-    return every_row[rows]  # type: ignore[no-any-return]
-
-
-def _routes_of_every_row(snap: Any, group_mask: int, cond_mask: int) -> np.ndarray:
-    raw = snap.bits["referral_route"]
     every = sum(1 << bit for bit in snap.bit_of["specialism"].values())
     out = np.zeros(len(raw), dtype=raw.dtype)
     for code, bit in snap.bit_of["referral_route"].items():

@@ -110,7 +110,58 @@ def _few_rows(
         for row in range(first_row, last_row + 1):
             cell = row * _LON_CELLS + base
             bounds += (cell + first_col, cell + last_col + 1)  # keys are integers: [first, last + 1)
-    found = keys.searchsorted(np.array(bounds, dtype=np.int64)).tolist()
+    return _ranges(keys.searchsorted(np.array(bounds, dtype=np.int64)).tolist())
+
+
+#: Largest table of cell starts (entries) built at open; places spread wider use binary search.
+MAX_CELL_TABLE = 500_000
+
+
+@dataclass
+class CellTable:
+    """Where each grid cell's points start in cell-sorted keys, for every cell of the
+    rectangle of rows and columns holding points: a box's ranges are then read from
+    the table (a few entries) instead of found by binary search in the keys."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+    starts: np.ndarray  # (rows x (columns + 1)), row-major; the extra column: the end of the row's last cell
+
+    @classmethod
+    def build(cls, keys: np.ndarray) -> CellTable | None:
+        if not len(keys):
+            return None
+        rows, cols = np.divmod(keys, _LON_CELLS)
+        first_row, last_row = int(rows[0]), int(rows[-1])
+        first_col, last_col = int(cols.min()), int(cols.max())
+        width = last_col - first_col + 2
+        if (last_row - first_row + 1) * width > MAX_CELL_TABLE:
+            return None
+        cells = np.arange(first_row, last_row + 1, dtype=np.int64)[:, None] * _LON_CELLS + np.arange(
+            first_col, first_col + width, dtype=np.int64
+        )
+        return cls(first_row, first_col, last_row, last_col, np.searchsorted(keys, cells.ravel()))
+
+    def candidates(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """grid_candidates(keys, (box, 0)), from the table."""
+        min_lat, min_lon, max_lat, max_lon = box
+        first_row = max(math.floor(min_lat / LAT_CELL), self.first_row)
+        last_row = min(math.floor(max_lat / LAT_CELL), self.last_row)
+        first_col = max(math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL), self.first_col)
+        last_col = min(math.floor((min(max_lon, 180.0) + 180.0) / LON_CELL), self.last_col)
+        if first_row > last_row or first_col > last_col:
+            return np.zeros(0, dtype=np.int64)
+        width = self.last_col - self.first_col + 2
+        at: list[int] = []
+        for row in range(first_row - self.first_row, last_row - self.first_row + 1):
+            at += (row * width + first_col - self.first_col, row * width + last_col - self.first_col + 1)
+        return _ranges(self.starts.take(at).tolist())
+
+
+def _ranges(found: list[int]) -> np.ndarray:
+    """The concatenation of the ranges [found[0], found[1]), [found[2], found[3]), ..."""
     offsets: list[int] = []
     lengths: list[int] = []
     total = 0
@@ -120,7 +171,7 @@ def _few_rows(
         total += stop - start
     if not total:
         return np.zeros(0, dtype=np.int64)
-    if len(offsets) == 1 or offsets.count(offsets[0]) == len(offsets):
+    if offsets.count(offsets[0]) == len(offsets):  # one run
         return np.arange(offsets[0], offsets[0] + total, dtype=np.int64)
     return np.arange(total, dtype=np.int64) + np.repeat(np.array(offsets, dtype=np.int64), lengths)
 
@@ -291,6 +342,7 @@ class Snapshot:
         keys = grid_keys(a["loc_lat"][live], a["loc_lon"][live])
         order = np.argsort(keys, kind="stable")
         self.loc_key = keys[order]
+        self.loc_cells = CellTable.build(self.loc_key)
         self.loc_lat = a["loc_lat"][live][order]
         self.loc_lon = a["loc_lon"][live][order]
         self.loc_row = a["loc_row"][live][order]
@@ -625,7 +677,8 @@ class Snapshot:
         ``home_visits_beyond=False``: skip practitioners who only visit the
         point (no location in range); the caller knows none of them can match.
         """
-        box = grid_candidates(self.loc_key, (bounding_box(lat, lon, radius_km), 0))
+        around = bounding_box(lat, lon, radius_km)
+        box = self.loc_cells.candidates(around) if self.loc_cells is not None else grid_candidates(self.loc_key, (around, 0))
         dist = self._distance(lat, lon, box, self.loc_phi, self.loc_lam, self.loc_cos)
         inside = np.flatnonzero(dist <= radius_km)
         box, dist = box[inside], dist[inside]
