@@ -386,18 +386,24 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         # With a setting filter (a place of that kind in range) someone who only
         # visits the point can neither match nor be counted anywhere: skip them.
         beyond = not prefer or online_chosen or search.visits_home
+        # Without home visits beyond the radius (and so without a visits_home filter), only the
+        # listings passing every filter count "visits you" or show it: checked for those alone, below.
+        visits_later = not beyond
         geo = snap.near(
             float(location.lat), float(location.lon), float(search.radius_km),
-            prefer_settings=prefer, home_visits_beyond=beyond,
+            prefer_settings=prefer, home_visits_beyond=beyond, check_visits=not visits_later,
         )
         # Online services have no place: only those with a place in range (or
         # visiting the point) are candidates; the rest are counted apart.
-        rows, distance, visits_you, location_index = geo.rows, geo.distance, geo.visits_you, geo.location_index
+        rows, distance, location_index = geo.rows, geo.distance, geo.location_index
+        visits_you = None if visits_later else geo.visits_you
         placed = None if geo.all_in_range else geo.in_range | geo.visits_you
         settings = geo.settings.astype(snap.bits["setting"].dtype, copy=False)
         if text_docs is not None and text_scores is not None:
             rows, scores, keep = lookup(text_docs, rows, np.zeros(len(rows), dtype=np.float64), text_scores)
-            distance, visits_you, location_index, settings = distance[keep], visits_you[keep], location_index[keep], settings[keep]
+            distance, location_index, settings = distance[keep], location_index[keep], settings[keep]
+            if visits_you is not None:
+                visits_you = visits_you[keep]
             if placed is not None:
                 placed = placed[keep]
     else:
@@ -411,6 +417,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             rows = np.flatnonzero(snap.alive)
         distance = visits_you = location_index = placed = None
         settings = None
+        visits_later = False
 
     # ---- conditions meant (CodeConcept): keep listings with one, rank those naming it first ----
     tier: np.ndarray | None = None
@@ -419,8 +426,10 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         rows, tier = rows[keep], tier[keep]
         if scores is not None:
             scores = scores[keep]
-        if distance is not None and visits_you is not None and location_index is not None:
-            distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
+        if distance is not None and location_index is not None:
+            distance, location_index = distance[keep], location_index[keep]
+        if visits_you is not None:
+            visits_you = visits_you[keep]
         if settings is not None:
             settings = settings[keep]
         if placed is not None:
@@ -520,6 +529,16 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         selected = np.arange(n)
         counted = matrix
     total = len(selected)
+    visits_selected: np.ndarray | None = None
+    if visits_later and location is not None:
+        # Only the rows passing every filter count the flag column's "visits home" bit (see
+        # count_plan): "visits you" for those.
+        visits_selected = snap.visits_you_at(float(location.lat), float(location.lon), rows.take(selected))
+        flag_byte = counted[:, snap.flag_column]  # a view: changed in place
+        visits_bit = snap.flag_bit["visits_home"]
+        flag_byte[selected] = (flag_byte[selected] & np.uint8(0xFF ^ (1 << visits_bit))) | (
+            visits_selected.view(np.uint8) << np.uint8(visits_bit)
+        )
     bits = _count_bits(counted[:, : snap.used_width]).tolist()  # not the padding
     facets: dict[str, dict[str, int]] = {
         facet: dict(zip(codes, bits[offset : offset + len(codes)], strict=True)) for facet, codes, offset in snap.facet_slices
@@ -585,11 +604,14 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     ids = pid[order].tolist()
     count = len(ids)
     hit_scores = np.round(sel_match[order], 4).tolist() if sel_match is not None else [0.0] * count
-    if distance is not None and visits_you is not None and location_index is not None:
+    if distance is not None and location_index is not None:
         near_km = distance[chosen]
         finite = np.isfinite(near_km)
         hit_distances = [d if ok else None for d, ok in zip(np.round(near_km, 3).tolist(), finite.tolist(), strict=True)]
-        hit_visits = visits_you[chosen].tolist()
+        if visits_you is not None:
+            hit_visits = visits_you[chosen].tolist()
+        else:
+            hit_visits = visits_selected[order].tolist() if visits_selected is not None else [False] * count
         hit_locations = [i if i >= 0 else None for i in location_index[chosen].tolist()]
     else:
         hit_distances = hit_locations = [None] * count

@@ -665,8 +665,26 @@ class Snapshot:
         a *= 2.0 * EARTH_RADIUS_KM
         return a
 
+    def visits_you_at(self, lat: float, lon: float, rows: np.ndarray) -> np.ndarray:
+        """Per row: does their home-visit area cover the point?"""
+        found = np.zeros(len(rows), dtype=bool)
+        area = self.hv_area_of_row.take(rows, axis=0)
+        has = np.flatnonzero(area[:, 0] > 0)
+        if len(has):
+            area = area.take(has, axis=0)
+            d = self._haversine(lat, lon, area[:, 1], area[:, 2], area[:, 3])
+            found[has[d <= area[:, 0]]] = True
+        return found
+
     def near(
-        self, lat: float, lon: float, radius_km: float, *, prefer_settings: int = 0, home_visits_beyond: bool = True
+        self,
+        lat: float,
+        lon: float,
+        radius_km: float,
+        *,
+        prefer_settings: int = 0,
+        home_visits_beyond: bool = True,
+        check_visits: bool = True,
     ) -> GeoHits:
         """Rows with a location within radius_km, or whose home-visit area covers the point.
 
@@ -676,6 +694,8 @@ class Snapshot:
         the distance to the clinic.
         ``home_visits_beyond=False``: skip practitioners who only visit the
         point (no location in range); the caller knows none of them can match.
+        With it, ``check_visits=False`` leaves ``visits_you`` all False: the
+        caller asks visits_you_at() for the rows it needs.
         """
         around = bounding_box(lat, lon, radius_km)
         box = self.loc_cells.candidates(around) if self.loc_cells is not None else grid_candidates(self.loc_key, (around, 0))
@@ -714,13 +734,7 @@ class Snapshot:
             in_range = np.ones(n, dtype=bool)
             location_index = near_index
             setting_bits = settings
-            visits_you = np.zeros(n, dtype=bool)
-            area = self.hv_area_of_row.take(near_rows, axis=0)
-            has = np.flatnonzero(area[:, 0] > 0)
-            if len(has):
-                area = area.take(has, axis=0)
-                d = self._haversine(lat, lon, area[:, 1], area[:, 2], area[:, 3])
-                visits_you[has[d <= area[:, 0]]] = True
+            visits_you = self.visits_you_at(lat, lon, near_rows) if check_visits else np.zeros(n, dtype=bool)
         else:
             # Home visits: the point inside the practitioner's coverage circle.
             covered_rows = _EMPTY_DOCS
