@@ -183,11 +183,16 @@ def nearest_first(rows: np.ndarray, dist: np.ndarray, wanted: np.ndarray | None 
     """
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
-    micro = np.minimum(np.rint(dist * 1e6), (1 << 34) - 1).astype(np.int64)  # up to 17,000 km
+    micro = np.rint(dist * 1e6)
+    if len(micro) and micro.max() >= 1 << 34:  # beyond 17,000 km
+        np.minimum(micro, (1 << 34) - 1, out=micro)
+    key = micro.astype(np.int64)
     if wanted is None:
-        return np.argsort((rows.astype(np.int64) << 34) | micro, kind="stable")
-    micro |= (~wanted).astype(np.int64) << 34
-    return np.argsort((rows.astype(np.int64) << 35) | micro, kind="stable")
+        key |= rows.astype(np.int64, copy=False) << 34
+    else:
+        key |= rows.astype(np.int64, copy=False) << 35
+        key |= np.where(wanted, 0, 1 << 34)
+    return np.argsort(key, kind="stable")
 
 
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -349,16 +354,17 @@ class Snapshot:
         self.loc_index = a["loc_index"][live][order]
         self.loc_setting = a["loc_setting"][live][order]
         # For distances (see _distance): radians and the cosine of the latitude.
-        self.loc_phi = np.radians(self.loc_lat)
-        self.loc_lam = np.radians(self.loc_lon)
-        self.loc_cos = np.cos(self.loc_phi)
+        loc_phi = np.radians(self.loc_lat)
+        self.loc_half_phi = loc_phi / 2.0
+        self.loc_half_lam = np.radians(self.loc_lon) / 2.0
+        self.loc_cos = np.cos(loc_phi)
         radius_of_row = a["hv_radius"].copy()
         radius_of_row[np.isnan(radius_of_row) | ~self.alive] = 0.0
         # Per row, side by side (one cache line read per candidate): coverage radius (0: none),
         # and the base's latitude and longitude in radians and cosine of latitude (see _distance).
         hv_phi = np.radians(np.nan_to_num(a["hv_lat"]))
         self.hv_area_of_row = np.stack(
-            [radius_of_row, hv_phi, np.radians(np.nan_to_num(a["hv_lon"])), np.cos(hv_phi)], axis=1
+            [radius_of_row, hv_phi / 2.0, np.radians(np.nan_to_num(a["hv_lon"])) / 2.0, np.cos(hv_phi)], axis=1
         )
         # Home-visit bases in bands of coverage radius, each band cell-sorted: a
         # search looks around the point only as far as each band's largest radius.
@@ -638,21 +644,20 @@ class Snapshot:
     def _distance(
         lat: float, lon: float, at: np.ndarray, phi: np.ndarray, lam: np.ndarray, cos: np.ndarray
     ) -> np.ndarray:
-        """finder.geo.distance.haversine_km to the points ``at`` of arrays of latitudes and
-        longitudes in radians and cosines of latitudes computed at open."""
+        """finder.geo.distance.haversine_km to the points ``at`` of arrays of half latitudes and
+        half longitudes in radians and cosines of latitudes computed at open."""
         return Snapshot._haversine(lat, lon, phi[at], lam[at], cos[at])
 
     @staticmethod
-    def _haversine(lat: float, lon: float, phi: np.ndarray, lam: np.ndarray, cos: np.ndarray) -> np.ndarray:
-        """finder.geo.distance.haversine_km to points given by latitude and longitude in radians
-        and cosine of latitude: the same operations in the same order, so the same values."""
+    def _haversine(lat: float, lon: float, half_phi: np.ndarray, half_lam: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        """finder.geo.distance.haversine_km to points given by half their latitude and longitude
+        in radians and the cosine of their latitude: the same operations in the same order, so
+        the same values (halving is exact, so (a - b) / 2 == a / 2 - b / 2)."""
         phi1 = math.radians(lat)
-        dphi = phi - phi1
-        dphi /= 2.0
+        dphi = half_phi - phi1 / 2.0
         np.sin(dphi, out=dphi)
         np.square(dphi, out=dphi)
-        dlambda = lam - math.radians(lon)
-        dlambda /= 2.0
+        dlambda = half_lam - math.radians(lon) / 2.0
         np.sin(dlambda, out=dlambda)
         np.square(dlambda, out=dlambda)
         a = math.cos(phi1) * cos
@@ -699,7 +704,7 @@ class Snapshot:
         """
         around = bounding_box(lat, lon, radius_km)
         box = self.loc_cells.candidates(around) if self.loc_cells is not None else grid_candidates(self.loc_key, (around, 0))
-        dist = self._distance(lat, lon, box, self.loc_phi, self.loc_lam, self.loc_cos)
+        dist = self._distance(lat, lon, box, self.loc_half_phi, self.loc_half_lam, self.loc_cos)
         inside = np.flatnonzero(dist <= radius_km)
         box, dist = box[inside], dist[inside]
         rows = self.loc_row[box]
