@@ -146,18 +146,22 @@ class CellTable:
 
     def candidates(self, box: tuple[float, float, float, float]) -> np.ndarray:
         """grid_candidates(keys, (box, 0)), from the table."""
+        return _ranges(self.bounds(box))
+
+    def bounds(self, box: tuple[float, float, float, float]) -> list[int]:
+        """The ranges of points in the cells the box touches: [start, stop, start, stop, ...]."""
         min_lat, min_lon, max_lat, max_lon = box
         first_row = max(math.floor(min_lat / LAT_CELL), self.first_row)
         last_row = min(math.floor(max_lat / LAT_CELL), self.last_row)
         first_col = max(math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL), self.first_col)
         last_col = min(math.floor((min(max_lon, 180.0) + 180.0) / LON_CELL), self.last_col)
         if first_row > last_row or first_col > last_col:
-            return np.zeros(0, dtype=np.int64)
+            return []
         width = self.last_col - self.first_col + 2
         at: list[int] = []
         for row in range(first_row - self.first_row, last_row - self.first_row + 1):
             at += (row * width + first_col - self.first_col, row * width + last_col - self.first_col + 1)
-        return _ranges(self.starts.take(at).tolist())
+        return self.starts.take(at).tolist()  # type: ignore[no-any-return]
 
 
 def _ranges(found: list[int]) -> np.ndarray:
@@ -354,10 +358,21 @@ class Snapshot:
         self.loc_index = a["loc_index"][live][order]
         self.loc_setting = a["loc_setting"][live][order]
         # For distances (see _distance): radians and the cosine of the latitude.
+        # What a radius search reads of each location, side by side in cell order (one
+        # sequential read per range of cells): half latitude and half longitude in radians
+        # and cosine of latitude (see _haversine), row, index in the record, setting bit.
         loc_phi = np.radians(self.loc_lat)
-        self.loc_half_phi = loc_phi / 2.0
-        self.loc_half_lam = np.radians(self.loc_lon) / 2.0
-        self.loc_cos = np.cos(loc_phi)
+        self.loc_data = np.stack(
+            [
+                loc_phi / 2.0,
+                np.radians(self.loc_lon) / 2.0,
+                np.cos(loc_phi),
+                self.loc_row.astype(np.float64),
+                self.loc_index.astype(np.float64),
+                self.loc_setting.astype(np.float64),
+            ],
+            axis=1,
+        )
         radius_of_row = a["hv_radius"].copy()
         radius_of_row[np.isnan(radius_of_row) | ~self.alive] = 0.0
         # Per row, side by side (one cache line read per candidate): coverage radius (0: none),
@@ -641,14 +656,6 @@ class Snapshot:
     # ---- places ----------------------------------------------------------------
 
     @staticmethod
-    def _distance(
-        lat: float, lon: float, at: np.ndarray, phi: np.ndarray, lam: np.ndarray, cos: np.ndarray
-    ) -> np.ndarray:
-        """finder.geo.distance.haversine_km to the points ``at`` of arrays of half latitudes and
-        half longitudes in radians and cosines of latitudes computed at open."""
-        return Snapshot._haversine(lat, lon, phi[at], lam[at], cos[at])
-
-    @staticmethod
     def _haversine(lat: float, lon: float, half_phi: np.ndarray, half_lam: np.ndarray, cos: np.ndarray) -> np.ndarray:
         """finder.geo.distance.haversine_km to points given by half their latitude and longitude
         in radians and the cosine of their latitude: the same operations in the same order, so
@@ -703,19 +710,24 @@ class Snapshot:
         caller asks visits_you_at() for the rows it needs.
         """
         around = bounding_box(lat, lon, radius_km)
-        box = self.loc_cells.candidates(around) if self.loc_cells is not None else grid_candidates(self.loc_key, (around, 0))
-        dist = self._distance(lat, lon, box, self.loc_half_phi, self.loc_half_lam, self.loc_cos)
+        # The locations in the cells around the point (see loc_data for the columns).
+        if self.loc_cells is not None:
+            found = self.loc_cells.bounds(around)
+            parts = [self.loc_data[start:stop] for start, stop in zip(found[0::2], found[1::2], strict=True) if stop > start]
+            near_data = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else self.loc_data[:0]
+        else:
+            near_data = self.loc_data.take(grid_candidates(self.loc_key, (around, 0)), axis=0)
+        dist = self._haversine(lat, lon, near_data[:, 0], near_data[:, 1], near_data[:, 2])
         inside = np.flatnonzero(dist <= radius_km)
-        box, dist = box[inside], dist[inside]
-        rows = self.loc_row[box]
-        # Location arrays read in box order (ascending: sequential).
-        loc_settings = self.loc_setting[box]
+        near_data, dist = near_data.take(inside, axis=0), dist.take(inside)
+        rows = near_data[:, 3].astype(np.int64)
+        loc_settings = near_data[:, 5].astype(self.loc_setting.dtype)
         # Nearest location per row: sort by (row, distance), keep the first of each row;
         # with preferred settings, the row's locations of those settings first.
         wanted = (loc_settings & self.loc_setting.dtype.type(prefer_settings)) != 0 if prefer_settings else None
         order = nearest_first(rows, dist, wanted)
         rows_sorted = rows[order]
-        index_sorted = self.loc_index[box][order]
+        index_sorted = near_data[:, 4].take(order)
         loc_settings = loc_settings[order]
         first = np.empty(len(order), dtype=bool)
         first[:1] = True
@@ -723,7 +735,7 @@ class Snapshot:
         starts = np.flatnonzero(first)
         near_rows = rows_sorted[starts]
         near_dist = dist[order[starts]]
-        near_index = index_sorted[starts].astype(np.int64)
+        near_index = index_sorted.take(starts).astype(np.int64)
         # Setting bits of every in-range location of each row.
         if len(near_rows) == len(rows):
             settings = loc_settings
