@@ -515,7 +515,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     # any other candidate counts nowhere. count_plan gives each candidate its byte
     # mask from the set of filters it fails.
     if fails:
-        failed = np.packbits(np.stack(fails), axis=0, bitorder="little")  # bit i: fails filter i
+        failed = np.packbits(np.array(fails), axis=0, bitorder="little")  # bit i: fails filter i
         code = failed[0] if len(fails) <= 8 else failed[0] | (failed[1].astype(np.uint16) << np.uint16(8))
         plan_key = tuple(names)
         plan = snap.count_plans.get(plan_key)
@@ -523,7 +523,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             plan = snap.count_plans[plan_key] = count_plan(snap, names)
         lut, column_masks = plan
         group = lut[code]
-        selected = np.flatnonzero(group == 0)
+        selected = (group == 0).nonzero()[0]
         counted = matrix & column_masks.take(group, axis=0)
     else:
         selected = np.arange(n)
@@ -603,11 +603,11 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     chosen = selected[order]
     ids = pid[order].tolist()
     count = len(ids)
-    hit_scores = np.round(sel_match[order], 4).tolist() if sel_match is not None else [0.0] * count
+    hit_scores = sel_match[order].round(4).tolist() if sel_match is not None else [0.0] * count
     if distance is not None and location_index is not None:
         near_km = distance[chosen]
         finite = np.isfinite(near_km)
-        hit_distances = [d if ok else None for d, ok in zip(np.round(near_km, 3).tolist(), finite.tolist(), strict=True)]
+        hit_distances = [d if ok else None for d, ok in zip(near_km.round(3).tolist(), finite.tolist(), strict=True)]
         if visits_you is not None:
             hit_visits = visits_you[chosen].tolist()
         else:
@@ -773,7 +773,7 @@ def _top(keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:
         # Partial selection on the primary key, keeping every tie at the boundary.
         threshold = np.partition(primary, k - 1)[k - 1] if k <= n else None
         if threshold is not None:
-            candidates = np.flatnonzero(primary <= threshold)
+            candidates = (primary <= threshold).nonzero()[0]
             order = np.lexsort(tuple(key[candidates] for key in keys))
             return candidates[order]
     return np.lexsort(keys)

@@ -196,7 +196,7 @@ def nearest_first(rows: np.ndarray, dist: np.ndarray, wanted: np.ndarray | None 
     else:
         key |= rows.astype(np.int64, copy=False) << 35
         key |= np.where(wanted, 0, 1 << 34)
-    return np.argsort(key, kind="stable")
+    return key.argsort(kind="stable")
 
 
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -681,7 +681,7 @@ class Snapshot:
         """Per row: does their home-visit area cover the point?"""
         found = np.zeros(len(rows), dtype=bool)
         area = self.hv_area_of_row.take(rows, axis=0)
-        has = np.flatnonzero(area[:, 0] > 0)
+        has = (area[:, 0] > 0).nonzero()[0]
         if len(has):
             area = area.take(has, axis=0)
             d = self._haversine(lat, lon, area[:, 1], area[:, 2], area[:, 3])
@@ -718,7 +718,7 @@ class Snapshot:
         else:
             near_data = self.loc_data.take(grid_candidates(self.loc_key, (around, 0)), axis=0)
         dist = self._haversine(lat, lon, near_data[:, 0], near_data[:, 1], near_data[:, 2])
-        inside = np.flatnonzero(dist <= radius_km)
+        inside = (dist <= radius_km).nonzero()[0]
         near_data, dist = near_data.take(inside, axis=0), dist.take(inside)
         rows = near_data[:, 3].astype(np.int64)
         loc_settings = near_data[:, 5].astype(self.loc_setting.dtype)
@@ -732,7 +732,7 @@ class Snapshot:
         first = np.empty(len(order), dtype=bool)
         first[:1] = True
         np.not_equal(rows_sorted[1:], rows_sorted[:-1], out=first[1:])
-        starts = np.flatnonzero(first)
+        starts = first.nonzero()[0]
         near_rows = rows_sorted[starts]
         near_dist = dist[order[starts]]
         near_index = index_sorted.take(starts).astype(np.int64)
