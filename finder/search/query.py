@@ -323,16 +323,16 @@ def _count_bits(matrix: np.ndarray) -> np.ndarray:
     rows, width = matrix.shape
     if rows <= _LANE_ROWS:
         words = np.unpackbits(matrix, axis=1, bitorder="little").view(np.uint64)
-        return words.sum(axis=0, dtype=np.uint64).view(np.uint8).astype(np.int64)  # type: ignore[no-any-return]
+        return np.add.reduce(words, axis=0, dtype=np.uint64).view(np.uint8).astype(np.int64)  # type: ignore[no-any-return]
     counts = np.zeros(width * 8, dtype=np.int64)
     for start in range(0, rows, _BLOCK_ROWS):
         words = np.unpackbits(matrix[start : start + _BLOCK_ROWS], axis=1, bitorder="little").view(np.uint64)
         full = len(words) - len(words) % _LANE_ROWS
         if full:
-            runs = words[:full].reshape(-1, _LANE_ROWS, width).sum(axis=1, dtype=np.uint64)
-            counts += runs.view(np.uint8).sum(axis=0, dtype=np.int64)
+            runs = np.add.reduce(words[:full].reshape(-1, _LANE_ROWS, width), axis=1, dtype=np.uint64)
+            counts += np.add.reduce(runs.view(np.uint8), axis=0, dtype=np.int64)
         if full < len(words):
-            counts += words[full:].sum(axis=0, dtype=np.uint64).view(np.uint8)
+            counts += np.add.reduce(words[full:], axis=0, dtype=np.uint64).view(np.uint8)
     return counts
 
 
@@ -737,7 +737,9 @@ def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.nd
     """
     if snap.route_groups is None or snap.route_excl is None:
         return snap.bits["referral_route"][rows]  # type: ignore[no-any-return]
-    every_row = snap.remember_array(("routes", context), lambda: _routes_of_every_row(snap, context))
+    # keyed by plain tuples (quicker to hash and compare than the dataclass)
+    key = ("routes", context.specialisms, context.conditions)
+    every_row = snap.remember_array(key, lambda: _routes_of_every_row(snap, context))
     return every_row.take(rows)  # type: ignore[no-any-return]
 
 
