@@ -447,7 +447,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             settings |= matrix[:, snap.setting_column] & np.uint8(snap.online_setting_bit)
         matrix[:, snap.setting_column] = settings
     # The routes that apply to what was searched, not every route listed.
-    routes = route_values(snap, rows, search.referral_context())
+    routes = route_values(snap, rows, _referral_context(search))
     route_column = snap.facet_offset["referral_route"] // 8
     if routes.dtype.itemsize == 1:
         matrix[:, route_column] = routes
@@ -726,6 +726,22 @@ def registered_now(snap: Any, rows: np.ndarray) -> np.ndarray:
 def fresh_since() -> int:
     """The oldest registration check (a date ordinal) recent enough to show "Registered" today."""
     return (date.today() - timedelta(days=max_check_age_days())).toordinal()
+
+
+#: search.referral_context() by what it depends on (text, specialism and condition filters,
+#: conditions meant): a pure function, asked on every search.
+_CONTEXTS: dict[tuple[object, ...], ReferralContext] = {}
+_CONTEXTS_SIZE = 1024
+
+
+def _referral_context(search: SearchQuery) -> ReferralContext:
+    key = (search.text, search.filters.get("specialism"), search.filters.get("condition"), search.concepts)
+    found = _CONTEXTS.get(key)
+    if found is None:
+        if len(_CONTEXTS) >= _CONTEXTS_SIZE:
+            _CONTEXTS.clear()
+        found = _CONTEXTS[key] = search.referral_context()
+    return found
 
 
 def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.ndarray:
