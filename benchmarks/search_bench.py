@@ -12,21 +12,25 @@ towns):
 
   (a) text "multiple sclerosis" + specialism neurological + funding nhs, 25 km, distance order, top 20
   (b) specialism musculoskeletal + setting private_clinic, 10 km, top 20
+  (b_full) our (b) again, against a baseline that also computes (b)'s total, every
+       facet count (each with its own filter left out) and the flag counts
   (c) text "multiple sclerosis", relevance, top 20
   (c2) text "back pain" (a very common pair of words), relevance, top 20
 
-It checks that both engines return the same top-20 ids for (a) and (b) (listings
-at exactly the same distance may be ordered differently within their tie
-group: each engine breaks such ties by its own relevance score), prints a table
-and, as its last line, the RESULT line.
+It checks that both engines return the same top-20 ids for (a), (b) and b_full
+(listings at exactly the same distance may be ordered differently within their
+tie group: each engine breaks such ties by its own relevance score) and the same
+total, facet and flag counts for b_full, prints a table and, as its last line,
+the RESULT line.
 
 The baseline is deliberately a strong one: FTS5 (porter, diacritics folded) with
 bm25 column weights, the same synonym normalisation as our index (a column of
 synonym-group words, so both engines match exactly the same listings), an
 R*Tree over locations and over home-visit coverage boxes as the spatial
-pre-filter, facet bitmask columns, and exact vectorised haversine distances.
+pre-filter, facet bitmask columns, and exact vectorised haversine distances; like
+the engine, it leaves out listings the register says may not practise (H1).
 Our engine is timed through finder.search.query(), which also computes the total
-and every facet count; the baseline computes only the top 20.
+and every facet count; the baseline computes only the top 20, except for b_full.
 """
 
 from __future__ import annotations
