@@ -308,28 +308,62 @@ def _online_only(search: SearchQuery) -> bool:
     return search.filters.get("setting", ()) == ("online",)
 
 
-_BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.int64)
+#: A byte lane of a uint64 sum counts up to 255 ones without carrying into the next.
+_LANE_ROWS = 255
+#: Rows unpacked at a time (8 bytes per facet byte per row): bounds the memory a large count takes.
+_BLOCK_ROWS = _LANE_ROWS * 64
 
 
 def _count_bits(matrix: np.ndarray) -> np.ndarray:
-    """For a (rows x bytes) uint8 matrix: how many rows have each bit set (bytes*8 counts)."""
+    """For a (rows x bytes) uint8 matrix: how many rows have each bit set (bytes*8 counts).
+
+    Every bit is unpacked to a byte, and each run of up to 255 rows summed as uint64
+    words: eight byte-wide counters per word, added at once without carries.
+    """
     rows, width = matrix.shape
-    if not rows:
-        return np.zeros(width * 8, dtype=np.int64)
-    if rows < 600:
-        return np.unpackbits(matrix, axis=1, bitorder="little").sum(axis=0, dtype=np.int64)
-    # Histograms of byte values (256 bins per column) instead of unpacking every
-    # bit; the bit counts are then a small matrix product. Measured: one bincount
-    # over all columns is quickest up to a few thousand rows, then one per column.
-    if rows < 4000:
-        codes = matrix.astype(np.int32)
-        codes += np.arange(width, dtype=np.int32) * 256
-        histogram = np.bincount(codes.ravel(), minlength=width * 256).reshape(width, 256)
-        return (histogram @ _BIT_TABLE).ravel()
-    counts = np.empty(width * 8, dtype=np.int64)
-    for column in range(width):
-        counts[column * 8 : column * 8 + 8] = np.bincount(matrix[:, column], minlength=256) @ _BIT_TABLE
+    if rows <= _LANE_ROWS:
+        words = np.unpackbits(matrix, axis=1, bitorder="little").view(np.uint64)
+        return np.add.reduce(words, axis=0, dtype=np.uint64).view(np.uint8).astype(np.int64)  # type: ignore[no-any-return]
+    counts = np.zeros(width * 8, dtype=np.int64)
+    for start in range(0, rows, _BLOCK_ROWS):
+        words = np.unpackbits(matrix[start : start + _BLOCK_ROWS], axis=1, bitorder="little").view(np.uint64)
+        full = len(words) - len(words) % _LANE_ROWS
+        if full:
+            runs = np.add.reduce(words[:full].reshape(-1, _LANE_ROWS, width), axis=1, dtype=np.uint64)
+            counts += np.add.reduce(runs.view(np.uint8), axis=0, dtype=np.int64)
+        if full < len(words):
+            counts += np.add.reduce(words[full:], axis=0, dtype=np.uint64).view(np.uint8)
     return counts
+
+
+def count_plan(snap: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For the active filters ``names`` (in order): a table from the set of filters a
+    candidate fails (bit i: filter i) to its group, and each group's byte mask over
+    the facet matrix's columns.
+
+    Group 0 (fails nothing) counts in every column; a candidate failing only the
+    filter of facet F counts in F's columns (or only a flag's bit); a candidate
+    failing a filter that is never left out (registration, area) or two filters
+    or more counts nowhere.
+    """
+    width = snap.matrix.shape[1]
+    masks = [np.full(width, 0xFF, dtype=np.uint8)]
+    lut = np.full(1 << len(names), -1, dtype=np.intp)
+    lut[0] = 0
+    for i, name in enumerate(names):
+        mask = np.zeros(width, dtype=np.uint8)
+        if name in snap.facet_offset:
+            start = snap.facet_offset[name] // 8
+            mask[start : start + snap.bits[name].dtype.itemsize] = 0xFF
+        elif name.startswith("flag:"):
+            mask[snap.flag_column] = 1 << snap.flag_bit[name[5:]]
+        else:
+            continue
+        lut[1 << i] = len(masks)
+        masks.append(mask)
+    masks.append(np.zeros(width, dtype=np.uint8))
+    lut[lut < 0] = len(masks) - 1
+    return lut, np.stack(masks)
 
 
 def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
@@ -337,6 +371,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
 
     location = search.location
     text_docs = text_scores = None
+    scores: np.ndarray | None = None  # text scores of the candidate rows (None: no text)
     if concepts:
         text_docs, text_scores = intersect([snap.concept(c) for c in concepts])
 
@@ -351,149 +386,164 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         # With a setting filter (a place of that kind in range) someone who only
         # visits the point can neither match nor be counted anywhere: skip them.
         beyond = not prefer or online_chosen or search.visits_home
+        # Without home visits beyond the radius (and so without a visits_home filter), only the
+        # listings passing every filter count "visits you" or show it: checked for those alone, below.
+        visits_later = not beyond
         geo = snap.near(
             float(location.lat), float(location.lon), float(search.radius_km),
-            prefer_settings=prefer, home_visits_beyond=beyond,
+            prefer_settings=prefer, home_visits_beyond=beyond, check_visits=not visits_later,
         )
-        if geo.preferred_distance is not None and geo.preferred_index is not None:
-            # Distances to the locations of the chosen setting(s), where they have one in range.
-            has = ~np.isnan(geo.preferred_distance)
-            geo.distance[has] = geo.preferred_distance[has]
-            geo.location_index[has] = geo.preferred_index[has]
         # Online services have no place: only those with a place in range (or
         # visiting the point) are candidates; the rest are counted apart.
-        rows, distance, visits_you, location_index = geo.rows, geo.distance, geo.visits_you, geo.location_index
-        placed = geo.in_range | geo.visits_you
-        settings = geo.settings.astype(snap.bits["setting"].dtype)
-        is_online = snap.flags["online"][rows]
-        if online_bit:
-            settings[is_online] |= settings.dtype.type(online_bit)
-        scores = np.zeros(len(rows), dtype=np.float64)
+        rows, distance, location_index = geo.rows, geo.distance, geo.location_index
+        visits_you = None if visits_later else geo.visits_you
+        placed = None if geo.all_in_range else geo.in_range | geo.visits_you
+        settings = geo.settings.astype(snap.bits["setting"].dtype, copy=False)
         if text_docs is not None and text_scores is not None:
-            rows, scores, keep = lookup(text_docs, rows, scores, text_scores)
-            distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
-            placed, settings, is_online = placed[keep], settings[keep], is_online[keep]
+            rows, scores, keep = lookup(text_docs, rows, np.zeros(len(rows), dtype=np.float64), text_scores)
+            distance, location_index, settings = distance[keep], location_index[keep], settings[keep]
+            if visits_you is not None:
+                visits_you = visits_you[keep]
+            if placed is not None:
+                placed = placed[keep]
     else:
         if text_docs is not None and text_scores is not None:
             rows, scores = text_docs, text_scores
         elif _online_only(search) and not search.concepts:
             # No text and no place: the (short) list of online services (see _online_only).
             rows = snap.online_rows
-            scores = np.zeros(len(rows), dtype=np.float64)
         else:
             # What without where or words: conditions or filters read from the text.
             rows = np.flatnonzero(snap.alive)
-            scores = np.zeros(len(rows), dtype=np.float64)
         distance = visits_you = location_index = placed = None
         settings = None
-        is_online = snap.flags["online"][rows]
+        visits_later = False
 
     # ---- conditions meant (CodeConcept): keep listings with one, rank those naming it first ----
-    tier = np.zeros(len(rows), dtype=np.float64)
+    tier: np.ndarray | None = None
     if search.concepts:
         keep, tier = concept_match(snap, search.concepts, rows)
-        rows, scores, tier, is_online = rows[keep], scores[keep], tier[keep], is_online[keep]
-        if distance is not None and visits_you is not None and location_index is not None:
-            distance, visits_you, location_index = distance[keep], visits_you[keep], location_index[keep]
-        if placed is not None and settings is not None:
-            placed, settings = placed[keep], settings[keep]
+        rows, tier = rows[keep], tier[keep]
+        if scores is not None:
+            scores = scores[keep]
+        if distance is not None and location_index is not None:
+            distance, location_index = distance[keep], location_index[keep]
+        if visits_you is not None:
+            visits_you = visits_you[keep]
+        if settings is not None:
+            settings = settings[keep]
+        if placed is not None:
+            placed = placed[keep]
 
-    # ---- filters: one boolean per active filter, over the candidate rows ----
-    context = search.referral_context()
-    routes = route_values(snap, rows, context)
-    filters: dict[str, np.ndarray] = {}
+    # ---- every facet's bits and the flags of the candidates, one byte row each ----
+    n = len(rows)
+    # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
+    registered_of_row, day_matrix = snap.registered_now(fresh_since())
+    matrix = day_matrix.take(rows, axis=0)  # take: far quicker than [rows] for 2-D rows
+    if settings is not None:
+        # The settings of the places in range; online services have no place, so their
+        # 'online' bit comes from the listing.
+        if snap.online_setting_bit:
+            settings |= matrix[:, snap.setting_column] & np.uint8(snap.online_setting_bit)
+        matrix[:, snap.setting_column] = settings
+    # The routes that apply to what was searched, not every route listed.
+    routes = route_values(snap, rows, _referral_context(search))
+    route_column = snap.facet_offset["referral_route"] // 8
+    if routes.dtype.itemsize == 1:
+        matrix[:, route_column] = routes
+    else:
+        matrix[:, route_column : route_column + routes.dtype.itemsize] = (
+            routes.astype(routes.dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(n, routes.dtype.itemsize)
+        )
+    if visits_you is not None:
+        # "visits home" means "visits you" when there is a location
+        flag_byte = matrix[:, snap.flag_column]  # a view: changed in place
+        visits_bit = snap.flag_bit["visits_home"]
+        flag_byte &= np.uint8(0xFF ^ (1 << visits_bit))
+        flag_byte |= visits_you.view(np.uint8) << np.uint8(visits_bit)
+
+    # ---- filters: which candidates fail each active filter ----
+    names: list[str] = []
+    fails: list[np.ndarray] = []
     for facet, codes in search.filters.items():
         bit_of = snap.bit_of[facet]
         wanted = 0
         for code in codes:
             if code in bit_of:
                 wanted |= 1 << bit_of[code]
+        names.append(facet)
         if facet == "setting" and settings is not None:
-            values = settings
+            fails.append((settings & np.uint8(wanted)) == 0)
         elif facet == "referral_route":
-            values = routes
+            fails.append((routes & routes.dtype.type(wanted)) == 0)
         else:
-            values = snap.bits[facet][rows]
-        filters[facet] = (values & values.dtype.type(wanted)) != 0
+            # from the candidates' rows of the facet matrix (already read)
+            start = snap.facet_offset[facet] // 8
+            width = snap.bits[facet].dtype.itemsize
+            hit: np.ndarray | None = None
+            for i, byte in enumerate(wanted.to_bytes(width, "little")):
+                if byte:  # only the bytes holding a wanted code
+                    found = matrix[:, start + i] & np.uint8(byte)
+                    hit = found if hit is None else (hit | found)
+            fails.append(hit == 0 if hit is not None else np.ones(n, dtype=bool))
     if not search.include_not_practising:
-        filters["registration"] = ~snap.flags["not_practising"][rows]
-    registered = registered_now(snap, rows)
-    chosen_flags = {
-        "visits_home": search.visits_home,
-        "registered": search.registered_only,
-        "accepting": search.accepting,
-        "wheelchair": search.wheelchair,
-    }
-    for flag, on in chosen_flags.items():
+        names.append("registration")
+        fails.append((matrix[:, snap.flag_column] & np.uint8(1 << snap.not_practising_bit)) != 0)
+    for flag, on in (
+        ("visits_home", search.visits_home),
+        ("registered", search.registered_only),
+        ("accepting", search.accepting),
+        ("wheelchair", search.wheelchair),
+    ):
         if on:
             if flag == "visits_home" and visits_you is not None:
                 values = visits_you
             elif flag == "registered":
-                values = registered
+                values = registered_of_row[rows]
             else:
                 values = snap.flags[flag][rows]
-            filters["flag:" + flag] = values
+            names.append("flag:" + flag)
+            fails.append(~values)
     if placed is not None:
         # In the area: a location in range, or they visit you.
-        filters["area"] = placed
+        names.append("area")
+        fails.append(~placed)
 
-    def combined(leave_out: str | None) -> np.ndarray | None:
-        mask = None
-        for name, values in filters.items():
-            if name != leave_out:
-                mask = values.copy() if mask is None else (mask & values)
-        return mask
-
-    result_mask = combined(None)
-    total = int(result_mask.sum()) if result_mask is not None else len(rows)
-
-    # ---- facet counts: each facet counted with its own filter left out ----
-    matrix = snap.matrix[rows]
-    if settings is not None:
-        matrix[:, snap.setting_column] = settings  # the settings of the places in range
-    # The routes that apply to what was searched, not every route listed.
-    route_column = snap.facet_offset["referral_route"] // 8
-    matrix[:, route_column : route_column + routes.dtype.itemsize] = (
-        routes.astype(routes.dtype.newbyteorder("<")).view(np.uint8).reshape(len(routes), routes.dtype.itemsize)
-    )
-    if visits_you is not None:
-        # "visits home" means "visits you" when there is a location
-        flag_byte = matrix[:, snap.flag_column]
-        flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["visits_home"]))
-        flag_byte |= visits_you.astype(np.uint8) << np.uint8(snap.flag_bit["visits_home"])
-        matrix[:, snap.flag_column] = flag_byte
-    # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
-    flag_byte = matrix[:, snap.flag_column]
-    flag_byte &= np.uint8(0xFF ^ (1 << snap.flag_bit["registered"]))
-    flag_byte |= registered.astype(np.uint8) << np.uint8(snap.flag_bit["registered"])
-    matrix[:, snap.flag_column] = flag_byte
-    counted: dict[str, np.ndarray] = {}
-
-    def counts_for(leave_out: str | None) -> np.ndarray:
-        key = leave_out if leave_out in filters else ""
-        found = counted.get(key)
-        if found is None:
-            mask = result_mask if not key else combined(key)
-            found = counted[key] = _count_bits(matrix if mask is None else matrix[mask])
-        return found
-
-    facets: dict[str, dict[str, int]] = {}
-    for facet in FACETS:
-        codes = snap.codes[facet]
-        if facet == "setting" and placed is not None:
-            # Every other filter, in the area.
-            mask = placed.copy()
-            for name, values in filters.items():
-                if name not in ("setting", "area"):
-                    mask &= values
-            bits = _count_bits(matrix[mask])
-        else:
-            bits = counts_for(facet)
-        offset = snap.facet_offset[facet]
-        facets[facet] = dict(zip(codes, bits[offset : offset + len(codes)].tolist(), strict=True))
-    facets["flags"] = {
-        flag: int(counts_for("flag:" + flag)[snap.flag_offset + snap.flag_bit[flag]]) for flag in FLAG_NAMES
+    # ---- total and facet counts: each facet counted with its own filter left out ----
+    # One pass: a candidate passing every filter counts in every column; one failing
+    # only facet F's filter counts in F's columns only (F's count with F left out);
+    # any other candidate counts nowhere. count_plan gives each candidate its byte
+    # mask from the set of filters it fails.
+    if fails:
+        failed = np.packbits(np.array(fails), axis=0, bitorder="little")  # bit i: fails filter i
+        code = failed[0] if len(fails) <= 8 else failed[0] | (failed[1].astype(np.uint16) << np.uint16(8))
+        plan_key = tuple(names)
+        plan = snap.count_plans.get(plan_key)
+        if plan is None:
+            plan = snap.count_plans[plan_key] = count_plan(snap, names)
+        lut, column_masks = plan
+        group = lut[code]
+        selected = (group == 0).nonzero()[0]
+        counted = matrix & column_masks.take(group, axis=0)
+    else:
+        selected = np.arange(n)
+        counted = matrix
+    total = len(selected)
+    visits_selected: np.ndarray | None = None
+    if visits_later and location is not None:
+        # Only the rows passing every filter count the flag column's "visits home" bit (see
+        # count_plan): "visits you" for those.
+        visits_selected = snap.visits_you_at(float(location.lat), float(location.lon), rows.take(selected))
+        flag_byte = counted[:, snap.flag_column]  # a view: changed in place
+        visits_bit = snap.flag_bit["visits_home"]
+        flag_byte[selected] = (flag_byte[selected] & np.uint8(0xFF ^ (1 << visits_bit))) | (
+            visits_selected.view(np.uint8) << np.uint8(visits_bit)
+        )
+    bits = _count_bits(counted[:, : snap.used_width]).tolist()  # not the padding
+    facets: dict[str, dict[str, int]] = {
+        facet: dict(zip(codes, bits[offset : offset + len(codes)], strict=True)) for facet, codes, offset in snap.facet_slices
     }
+    facets["flags"] = {flag: bits[snap.flag_offset + snap.flag_bit[flag]] for flag in FLAG_NAMES}
     if not snap.codes_current:
         # Vocabulary codes added since the build are shown with 0.
         from finder.vocab import VOCABULARIES
@@ -503,30 +553,48 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
                 facets[facet].setdefault(code, 0)
 
     # ---- order and page ----
-    selected = np.flatnonzero(result_mask) if result_mask is not None else np.arange(len(rows))
     sort = search.sort
     if sort == "auto" or (sort == "distance" and location is None):
         sort = "distance" if location is not None else "relevance"
     pid = snap.pid[rows[selected]]
-    sel_scores = scores[selected]
-    sel_tier = tier[selected]
     # Naming the condition outranks any amount of text score; text breaks ties within a tier.
-    sel_match = sel_tier * TIER_WEIGHT + sel_scores
-    sel_distance = distance[selected] if distance is not None else np.zeros(len(selected))
+    # (None: neither text nor conditions, every match score 0.)
+    sel_scores = scores[selected] if scores is not None else None
+    sel_tier = tier[selected] if tier is not None else None
+    sel_match: np.ndarray | None = None
+    if sel_tier is not None:
+        sel_match = sel_tier * TIER_WEIGHT + sel_scores if sel_scores is not None else sel_tier * TIER_WEIGHT
+    elif sel_scores is not None:
+        sel_match = sel_scores
+    sel_distance = distance[selected] if distance is not None else None
     blend = search.sort == "auto" and location is not None and bool(concepts or search.concepts)
     keys: tuple[np.ndarray, ...]
-    if blend:
-        keys = (pid, sel_distance, -blended(sel_tier, sel_scores, sel_distance, float(search.radius_km)))
-    elif sort == "distance":
-        keys = (pid, -sel_match, sel_distance)
-    elif sort == "relevance":
-        keys = (pid, sel_distance, -sel_match)
-    elif sort in ("nhs_wait", "fee"):
-        column = snap.nhs_wait if sort == "nhs_wait" else snap.fee
-        value = column[rows[selected]]
-        keys = (pid, sel_distance, -sel_match, np.where(np.isnan(value), np.inf, value))
+    if blend and sel_distance is not None:
+        zeros = np.zeros(len(selected))
+        keys = (
+            pid,
+            sel_distance,
+            -blended(
+                sel_tier if sel_tier is not None else zeros,
+                sel_scores if sel_scores is not None else zeros,
+                sel_distance,
+                float(search.radius_km),
+            ),
+        )
     else:
-        keys = (pid, sel_distance, snap.name_rank[rows[selected]])
+        # A key that is the same for every row (no distance, no match score) orders nothing: left out.
+        near = (sel_distance,) if sel_distance is not None else ()
+        best = (-sel_match,) if sel_match is not None else ()
+        if sort == "distance":
+            keys = (pid, *best, *near)
+        elif sort == "relevance":
+            keys = (pid, *near, *best)
+        elif sort in ("nhs_wait", "fee"):
+            column = snap.nhs_wait if sort == "nhs_wait" else snap.fee
+            value = column[rows[selected]]
+            keys = (pid, *near, *best, np.where(np.isnan(value), np.inf, value))
+        else:
+            keys = (pid, *near, snap.name_rank[rows[selected]])
     start = (search.page - 1) * search.per_page
     stop = start + search.per_page
     order = _top(keys, stop)[start:stop]
@@ -534,20 +602,22 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     # Convert whole columns at once: per-hit numpy scalar conversions cost more than the search.
     chosen = selected[order]
     ids = pid[order].tolist()
-    hit_scores = np.round(sel_match[order], 4).tolist()
-    if distance is not None and visits_you is not None and location_index is not None:
+    count = len(ids)
+    hit_scores = sel_match[order].round(4).tolist() if sel_match is not None else [0.0] * count
+    if distance is not None and location_index is not None:
         near_km = distance[chosen]
         finite = np.isfinite(near_km)
-        hit_distances = [d if ok else None for d, ok in zip(np.round(near_km, 3).tolist(), finite.tolist(), strict=True)]
-        hit_visits = visits_you[chosen].tolist()
+        hit_distances = [d if ok else None for d, ok in zip(near_km.round(3).tolist(), finite.tolist(), strict=True)]
+        if visits_you is not None:
+            hit_visits = visits_you[chosen].tolist()
+        else:
+            hit_visits = visits_selected[order].tolist() if visits_selected is not None else [False] * count
         hit_locations = [i if i >= 0 else None for i in location_index[chosen].tolist()]
     else:
-        hit_distances = hit_locations = [None] * len(ids)
-        hit_visits = [False] * len(ids)
-    hits = [
-        Hit(id=i, score=sc, distance_km=d, visits_you=v, location_index=loc)
-        for i, sc, d, v, loc in zip(ids, hit_scores, hit_distances, hit_visits, hit_locations, strict=True)
-    ]
+        hit_distances = hit_locations = [None] * count
+        hit_visits = [False] * count
+    # Hit(id, score, distance_km, visits_you, location_index)
+    hits = list(map(Hit, ids, hit_scores, hit_distances, hit_visits, hit_locations))
 
     suggestion = None
     if concepts and text_docs is not None and not len(text_docs):
@@ -650,39 +720,64 @@ def registered_now(snap: Any, rows: np.ndarray) -> np.ndarray:
     """Per row: registered to practise *and* checked recently enough to be shown as "Registered"
     (finder.safety.registration_display, hazard H2). The age is measured today, so it is
     computed here from the check date in the index, not fixed when the index was built."""
-    practising = snap.flags["registered"][rows]
-    if snap.checked_day is None:
-        return practising  # type: ignore[no-any-return]
-    fresh_since = (date.today() - timedelta(days=max_check_age_days())).toordinal()
-    return practising & (snap.checked_day[rows] >= fresh_since)  # type: ignore[no-any-return]
+    return snap.registered_now(fresh_since())[0][rows]  # type: ignore[no-any-return]
+
+
+def fresh_since() -> int:
+    """The oldest registration check (a date ordinal) recent enough to show "Registered" today."""
+    return (date.today() - timedelta(days=max_check_age_days())).toordinal()
+
+
+#: search.referral_context() by what it depends on (text, specialism and condition filters,
+#: conditions meant): a pure function, asked on every search.
+_CONTEXTS: dict[tuple[object, ...], ReferralContext] = {}
+_CONTEXTS_SIZE = 1024
+
+
+def _referral_context(search: SearchQuery) -> ReferralContext:
+    key = (search.text, search.filters.get("specialism"), search.filters.get("condition"), search.concepts)
+    found = _CONTEXTS.get(key)
+    if found is None:
+        if len(_CONTEXTS) >= _CONTEXTS_SIZE:
+            _CONTEXTS.clear()
+        found = _CONTEXTS[key] = search.referral_context()
+    return found
 
 
 def route_values(snap: Any, rows: np.ndarray, context: ReferralContext) -> np.ndarray:
     """Per candidate row, the referral routes (as facet bits) that apply in this context.
 
     The vectorised form of finder.safety.route_applies over the index's route
-    arrays; an index without them (older format) falls back to every listed route.
+    arrays, computed for every row once per context (kept per build); an index
+    without them (older format) falls back to every listed route.
     """
-    raw = snap.bits["referral_route"][rows]
     if snap.route_groups is None or snap.route_excl is None:
-        return raw  # type: ignore[no-any-return]
+        return snap.bits["referral_route"][rows]  # type: ignore[no-any-return]
+    # keyed by plain tuples (quicker to hash and compare than the dataclass)
+    key = ("routes", context.specialisms, context.conditions)
+    every_row = snap.remember_array(key, lambda: _routes_of_every_row(snap, context))
+    return every_row.take(rows)  # type: ignore[no-any-return]
+
+
+def _routes_of_every_row(snap: Any, context: ReferralContext) -> np.ndarray:
+    raw = snap.bits["referral_route"]
     spec_bit = snap.bit_of["specialism"]
     cond_bit = snap.bit_of["condition"]
-    every = sum(1 << bit for bit in spec_bit.values())
     group_mask = sum(1 << spec_bit[g] for g in context.groups if g in spec_bit)
     cond_mask = sum(1 << cond_bit[c] for c in context.conditions if c in cond_bit)
-    out = np.zeros(len(rows), dtype=raw.dtype)
+    every = sum(1 << bit for bit in snap.bit_of["specialism"].values())
+    out = np.zeros(len(raw), dtype=raw.dtype)
     for code, bit in snap.bit_of["referral_route"].items():
         if code not in snap.route_groups:
             continue
-        groups = snap.route_groups[code][rows]
+        groups = snap.route_groups[code]
         ok = groups != 0
         if group_mask:
             ok &= (groups & groups.dtype.type(group_mask)) != 0
         else:
             ok &= groups == groups.dtype.type(every)
         if cond_mask:
-            excluded = snap.route_excl[code][rows]
+            excluded = snap.route_excl[code]
             ok &= (excluded & excluded.dtype.type(cond_mask)) != excluded.dtype.type(cond_mask)
         out[ok] |= raw.dtype.type(1 << bit)
     return out
@@ -696,7 +791,7 @@ def _top(keys: tuple[np.ndarray, ...], k: int) -> np.ndarray:
         # Partial selection on the primary key, keeping every tie at the boundary.
         threshold = np.partition(primary, k - 1)[k - 1] if k <= n else None
         if threshold is not None:
-            candidates = np.flatnonzero(primary <= threshold)
+            candidates = (primary <= threshold).nonzero()[0]
             order = np.lexsort(tuple(key[candidates] for key in keys))
             return candidates[order]
     return np.lexsort(keys)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from finder.errors import FinderError, IndexDamaged, IndexMissing
-from finder.geo.distance import bounding_box, haversine_km
+from finder.geo.distance import EARTH_RADIUS_KM, bounding_box, haversine_km
 from finder.search.analysis import MIN_PREFIX, Concept, Synonyms
 from finder.search.indexer import builds_dir, current_build, read_meta
 from finder.search.integrity import read_manifest, verify_build
@@ -44,6 +44,8 @@ MAX_PREFIX_TERMS = 300
 POSTINGS_CACHE_ENTRIES = 12_000_000  # docnums held across cached posting lists
 CONCEPT_CACHE_SIZE = 512
 MEMO_SIZE = 4096
+#: Per-row arrays kept per build (referral routes per search context): one byte or so per row each.
+ARRAY_MEMO_SIZE = 32
 
 _EMPTY_DOCS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
@@ -70,6 +72,9 @@ def grid_candidates(keys: np.ndarray, *boxes: tuple[tuple[float, float, float, f
     """
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
+    spans = [(math.floor(box[0] / LAT_CELL), math.floor(box[2] / LAT_CELL)) for box, _ in boxes]
+    if sum(last - first + 1 for first, last in spans) <= _FEW_ROWS:
+        return _few_rows(keys, boxes, spans)
     lows, highs = [], []
     for (min_lat, min_lon, max_lat, max_lon), base in boxes:
         first_col = math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL)
@@ -90,12 +95,108 @@ def grid_candidates(keys: np.ndarray, *boxes: tuple[tuple[float, float, float, f
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def nearest_first(rows: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """An order sorting by row, then distance (to the micrometre): one integer sort, not a lexsort."""
+#: Up to this many rows of cells, grid_candidates works out the ranges in Python (fewer numpy calls).
+_FEW_ROWS = 24
+
+
+def _few_rows(
+    keys: np.ndarray, boxes: tuple[tuple[tuple[float, float, float, float], int], ...], spans: list[tuple[int, int]]
+) -> np.ndarray:
+    """grid_candidates for a few rows of cells: one searchsorted, one repeat."""
+    bounds: list[int] = []
+    for ((_, min_lon, _, max_lon), base), (first_row, last_row) in zip(boxes, spans, strict=True):
+        first_col = math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL)
+        last_col = math.floor((min(max_lon, 180.0) + 180.0) / LON_CELL)
+        for row in range(first_row, last_row + 1):
+            cell = row * _LON_CELLS + base
+            bounds += (cell + first_col, cell + last_col + 1)  # keys are integers: [first, last + 1)
+    return _ranges(keys.searchsorted(np.array(bounds, dtype=np.int64)).tolist())
+
+
+#: Largest table of cell starts (entries) built at open; places spread wider use binary search.
+MAX_CELL_TABLE = 500_000
+
+
+@dataclass
+class CellTable:
+    """Where each grid cell's points start in cell-sorted keys, for every cell of the
+    rectangle of rows and columns holding points: a box's ranges are then read from
+    the table (a few entries) instead of found by binary search in the keys."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+    starts: np.ndarray  # (rows x (columns + 1)), row-major; the extra column: the end of the row's last cell
+
+    @classmethod
+    def build(cls, keys: np.ndarray) -> CellTable | None:
+        if not len(keys):
+            return None
+        rows, cols = np.divmod(keys, _LON_CELLS)
+        first_row, last_row = int(rows[0]), int(rows[-1])
+        first_col, last_col = int(cols.min()), int(cols.max())
+        width = last_col - first_col + 2
+        if (last_row - first_row + 1) * width > MAX_CELL_TABLE:
+            return None
+        cells = np.arange(first_row, last_row + 1, dtype=np.int64)[:, None] * _LON_CELLS + np.arange(
+            first_col, first_col + width, dtype=np.int64
+        )
+        return cls(first_row, first_col, last_row, last_col, np.searchsorted(keys, cells.ravel()))
+
+    def candidates(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """grid_candidates(keys, (box, 0)), from the table."""
+        return _ranges(self.bounds(box))
+
+    def bounds(self, box: tuple[float, float, float, float]) -> list[int]:
+        """The ranges of points in the cells the box touches: [start, stop, start, stop, ...]."""
+        min_lat, min_lon, max_lat, max_lon = box
+        first_row = max(math.floor(min_lat / LAT_CELL), self.first_row)
+        last_row = min(math.floor(max_lat / LAT_CELL), self.last_row)
+        first_col = max(math.floor((max(min_lon, -180.0) + 180.0) / LON_CELL), self.first_col)
+        last_col = min(math.floor((min(max_lon, 180.0) + 180.0) / LON_CELL), self.last_col)
+        if first_row > last_row or first_col > last_col:
+            return []
+        width = self.last_col - self.first_col + 2
+        at: list[int] = []
+        for row in range(first_row - self.first_row, last_row - self.first_row + 1):
+            at += (row * width + first_col - self.first_col, row * width + last_col - self.first_col + 1)
+        return self.starts.take(at).tolist()  # type: ignore[no-any-return]
+
+
+def _ranges(found: list[int]) -> np.ndarray:
+    """The concatenation of the ranges [found[0], found[1]), [found[2], found[3]), ..."""
+    offsets: list[int] = []
+    lengths: list[int] = []
+    total = 0
+    for start, stop in zip(found[0::2], found[1::2], strict=True):
+        offsets.append(start - total)
+        lengths.append(stop - start)
+        total += stop - start
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    if offsets.count(offsets[0]) == len(offsets):  # one run
+        return np.arange(offsets[0], offsets[0] + total, dtype=np.int64)
+    return np.arange(total, dtype=np.int64) + np.repeat(np.array(offsets, dtype=np.int64), lengths)
+
+
+def nearest_first(rows: np.ndarray, dist: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
+    """An order sorting by row, then distance (to the micrometre): one integer sort, not a lexsort.
+
+    With ``wanted`` (per point), a row's wanted points come before its others.
+    """
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
-    micro = np.minimum(np.rint(dist * 1e6), (1 << 34) - 1).astype(np.int64)  # up to 17,000 km
-    return np.argsort((rows.astype(np.int64) << 34) | micro, kind="stable")
+    micro = np.rint(dist * 1e6)
+    if len(micro) and micro.max() >= 1 << 34:  # beyond 17,000 km
+        np.minimum(micro, (1 << 34) - 1, out=micro)
+    key = micro.astype(np.int64)
+    if wanted is None:
+        key |= rows.astype(np.int64, copy=False) << 34
+    else:
+        key |= rows.astype(np.int64, copy=False) << 35
+        key |= np.where(wanted, 0, 1 << 34)
+    return key.argsort(kind="stable")
 
 
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -156,13 +257,13 @@ class GeoHits:
     """Rows near a point: nearest location distance, and home-visit coverage."""
 
     rows: np.ndarray  # sorted unique rows
-    distance: np.ndarray  # km: nearest in-range location, else the home-visit base
+    #: km: nearest in-range location (of a preferred setting, where they have one), else the home-visit base
+    distance: np.ndarray
     in_range: np.ndarray  # bool: has a location within the radius
     visits_you: np.ndarray  # bool: their home-visit area covers the point
-    location_index: np.ndarray  # which of the record's locations is nearest (-1: none in range)
+    location_index: np.ndarray  # which of the record's locations ``distance`` is to (-1: none in range)
     settings: np.ndarray  # setting bits of the in-range locations
-    preferred_distance: np.ndarray | None = None  # nearest in-range location of a wanted setting (nan: none)
-    preferred_index: np.ndarray | None = None
+    all_in_range: bool = False  # every row has a location in range (in_range is all True)
 
 
 class Snapshot:
@@ -250,16 +351,36 @@ class Snapshot:
         keys = grid_keys(a["loc_lat"][live], a["loc_lon"][live])
         order = np.argsort(keys, kind="stable")
         self.loc_key = keys[order]
+        self.loc_cells = CellTable.build(self.loc_key)
         self.loc_lat = a["loc_lat"][live][order]
         self.loc_lon = a["loc_lon"][live][order]
         self.loc_row = a["loc_row"][live][order]
         self.loc_index = a["loc_index"][live][order]
         self.loc_setting = a["loc_setting"][live][order]
+        # For distances (see _distance): radians and the cosine of the latitude.
+        # What a radius search reads of each location, side by side in cell order (one
+        # sequential read per range of cells): half latitude and half longitude in radians
+        # and cosine of latitude (see _haversine), row, index in the record, setting bit.
+        loc_phi = np.radians(self.loc_lat)
+        self.loc_data = np.stack(
+            [
+                loc_phi / 2.0,
+                np.radians(self.loc_lon) / 2.0,
+                np.cos(loc_phi),
+                self.loc_row.astype(np.float64),
+                self.loc_index.astype(np.float64),
+                self.loc_setting.astype(np.float64),
+            ],
+            axis=1,
+        )
         radius_of_row = a["hv_radius"].copy()
         radius_of_row[np.isnan(radius_of_row) | ~self.alive] = 0.0
-        self.hv_radius_of_row = radius_of_row
-        self.hv_lat_of_row = np.nan_to_num(a["hv_lat"])
-        self.hv_lon_of_row = np.nan_to_num(a["hv_lon"])
+        # Per row, side by side (one cache line read per candidate): coverage radius (0: none),
+        # and the base's latitude and longitude in radians and cosine of latitude (see _distance).
+        hv_phi = np.radians(np.nan_to_num(a["hv_lat"]))
+        self.hv_area_of_row = np.stack(
+            [radius_of_row, hv_phi / 2.0, np.radians(np.nan_to_num(a["hv_lon"])) / 2.0, np.cos(hv_phi)], axis=1
+        )
         # Home-visit bases in bands of coverage radius, each band cell-sorted: a
         # search looks around the point only as far as each band's largest radius.
         hv_rows = np.flatnonzero(~np.isnan(a["hv_lat"]) & self.alive)
@@ -284,13 +405,19 @@ class Snapshot:
         self._concepts: OrderedDict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._words: tuple[list[str], dict[str, int]] | None = None
         self._memo: OrderedDict[tuple[object, ...], Any] = OrderedDict()
+        self._arrays: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
+        self._registered: tuple[int, np.ndarray, np.ndarray] | None = None
+        #: finder.search.query.count_plan per tuple of active filter names (a few small tables)
+        self.count_plans: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._users = 0
         self._retired = False
         self.closed = False
 
     def _facet_matrix(self, a: dict[str, np.ndarray]) -> None:
         """Every facet's bits and the flags side by side, one byte row per document,
-        so that one pass over the candidates counts every facet."""
+        so that one pass over the candidates counts every facet; rows padded to a
+        multiple of 8 bytes (32 on the current vocabularies), so that a gathered row
+        seldom straddles two cache lines: a query reads each candidate's row once."""
         from finder.search.indexer import facet_codes
         from finder.search.query import FACETS, FLAG_NAMES
 
@@ -308,12 +435,20 @@ class Snapshot:
                 self.setting_column = offset
             offset += width
         self.flag_bit = {flag: i for i, flag in enumerate(FLAG_NAMES)}
+        #: In the flag byte too (never counted): the register says they may not practise (H1).
+        self.not_practising_bit = len(FLAG_NAMES)
         flag_byte = np.zeros(self.rows, dtype=np.uint8)
-        for flag, bit in self.flag_bit.items():
+        for flag, bit in (*self.flag_bit.items(), ("not_practising", self.not_practising_bit)):
             flag_byte |= self.flags[flag].astype(np.uint8) << np.uint8(bit)
         columns.append(flag_byte.reshape(-1, 1))
         self.flag_column = offset
         self.flag_offset = offset * 8
+        offset += 1
+        self.used_width = offset
+        if offset % 8:
+            columns.append(np.zeros((self.rows, 8 - offset % 8), dtype=np.uint8))
+        #: (facet, codes, first bit in the matrix), for reading the counts out
+        self.facet_slices = [(facet, self.codes[facet], self.facet_offset[facet]) for facet in FACETS]
         self.matrix = np.ascontiguousarray(np.concatenate(columns, axis=1))
         setting_codes = self.codes["setting"]
         self.online_setting_bit = (1 << setting_codes.index("online")) if "online" in setting_codes else 0
@@ -478,6 +613,38 @@ class Snapshot:
                 self._memo.popitem(last=False)
         return value
 
+    def remember_array(self, key: tuple[object, ...], compute: Any) -> np.ndarray:
+        """Like remember(), for per-row arrays (a few of them, each as long as the index)."""
+        with self._lock:
+            found = self._arrays.get(key)
+            if found is not None:
+                self._arrays.move_to_end(key)
+                return found
+        value: np.ndarray = compute()
+        with self._lock:
+            self._arrays[key] = value
+            while len(self._arrays) > ARRAY_MEMO_SIZE:
+                self._arrays.popitem(last=False)
+        return value
+
+    def registered_now(self, fresh_since: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: registered to practise and checked on or after ``fresh_since`` (a date
+        ordinal); and the facet matrix with that as its "registered" flag. Kept for the
+        last day asked (finder.search.query.registered_now says which day that is)."""
+        found = self._registered
+        if found is not None and found[0] == fresh_since:
+            return found[1], found[2]
+        registered = self.flags["registered"]
+        if self.checked_day is not None:
+            registered = registered & (self.checked_day >= fresh_since)
+        matrix = self.matrix.copy()
+        bit = self.flag_bit["registered"]
+        column = matrix[:, self.flag_column]
+        column &= np.uint8(0xFF ^ (1 << bit))
+        column |= registered.astype(np.uint8) << np.uint8(bit)
+        self._registered = (fresh_since, registered, matrix)
+        return registered, matrix
+
     def spelling(self) -> tuple[list[str], dict[str, int]]:
         """Known words (sorted) and how many listings use each, loaded on first use."""
         with self._lock:
@@ -488,86 +655,134 @@ class Snapshot:
 
     # ---- places ----------------------------------------------------------------
 
+    @staticmethod
+    def _haversine(lat: float, lon: float, half_phi: np.ndarray, half_lam: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        """finder.geo.distance.haversine_km to points given by half their latitude and longitude
+        in radians and the cosine of their latitude: the same operations in the same order, so
+        the same values (halving is exact, so (a - b) / 2 == a / 2 - b / 2)."""
+        phi1 = math.radians(lat)
+        dphi = half_phi - phi1 / 2.0
+        np.sin(dphi, out=dphi)
+        np.square(dphi, out=dphi)
+        dlambda = half_lam - math.radians(lon) / 2.0
+        np.sin(dlambda, out=dlambda)
+        np.square(dlambda, out=dlambda)
+        a = math.cos(phi1) * cos
+        a *= dlambda
+        a += dphi
+        # a >= 0 (squares and cosines of latitudes): only the upper clip can bite
+        np.minimum(a, 1.0, out=a)
+        np.sqrt(a, out=a)
+        np.arcsin(a, out=a)
+        a *= 2.0 * EARTH_RADIUS_KM
+        return a
+
+    def visits_you_at(self, lat: float, lon: float, rows: np.ndarray) -> np.ndarray:
+        """Per row: does their home-visit area cover the point?"""
+        found = np.zeros(len(rows), dtype=bool)
+        area = self.hv_area_of_row.take(rows, axis=0)
+        has = (area[:, 0] > 0).nonzero()[0]
+        if len(has):
+            area = area.take(has, axis=0)
+            d = self._haversine(lat, lon, area[:, 1], area[:, 2], area[:, 3])
+            found[has[d <= area[:, 0]]] = True
+        return found
+
     def near(
-        self, lat: float, lon: float, radius_km: float, *, prefer_settings: int = 0, home_visits_beyond: bool = True
+        self,
+        lat: float,
+        lon: float,
+        radius_km: float,
+        *,
+        prefer_settings: int = 0,
+        home_visits_beyond: bool = True,
+        check_visits: bool = True,
     ) -> GeoHits:
         """Rows with a location within radius_km, or whose home-visit area covers the point.
 
-        ``prefer_settings``: setting bits the user filters on; the nearest
-        in-range location with one of them is reported too, so that a search
-        for a community clinic shows the distance to the clinic.
+        ``prefer_settings``: setting bits the user filters on; the distance (and
+        location index) is then to the nearest in-range location with one of
+        them, where there is one, so that a search for a community clinic shows
+        the distance to the clinic.
         ``home_visits_beyond=False``: skip practitioners who only visit the
         point (no location in range); the caller knows none of them can match.
+        With it, ``check_visits=False`` leaves ``visits_you`` all False: the
+        caller asks visits_you_at() for the rows it needs.
         """
-        box = grid_candidates(self.loc_key, (bounding_box(lat, lon, radius_km), 0))
-        dist = haversine_km(lat, lon, self.loc_lat[box], self.loc_lon[box])
-        inside = dist <= radius_km
-        box, dist = box[inside], dist[inside]
-        rows = self.loc_row[box]
-        # Nearest location per row: sort by (row, distance), keep the first of each row.
-        order = nearest_first(rows, dist)
+        around = bounding_box(lat, lon, radius_km)
+        # The locations in the cells around the point (see loc_data for the columns).
+        if self.loc_cells is not None:
+            found = self.loc_cells.bounds(around)
+            parts = [self.loc_data[start:stop] for start, stop in zip(found[0::2], found[1::2], strict=True) if stop > start]
+            near_data = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else self.loc_data[:0]
+        else:
+            near_data = self.loc_data.take(grid_candidates(self.loc_key, (around, 0)), axis=0)
+        dist = self._haversine(lat, lon, near_data[:, 0], near_data[:, 1], near_data[:, 2])
+        inside = (dist <= radius_km).nonzero()[0]
+        near_data, dist = near_data.take(inside, axis=0), dist.take(inside)
+        rows = near_data[:, 3].astype(np.int64)
+        loc_settings = near_data[:, 5].astype(self.loc_setting.dtype)
+        # Nearest location per row: sort by (row, distance), keep the first of each row;
+        # with preferred settings, the row's locations of those settings first.
+        wanted = (loc_settings & self.loc_setting.dtype.type(prefer_settings)) != 0 if prefer_settings else None
+        order = nearest_first(rows, dist, wanted)
         rows_sorted = rows[order]
-        first = np.ones(len(order), dtype=bool)
+        index_sorted = near_data[:, 4].take(order)
+        loc_settings = loc_settings[order]
+        first = np.empty(len(order), dtype=bool)
+        first[:1] = True
         np.not_equal(rows_sorted[1:], rows_sorted[:-1], out=first[1:])
-        near_rows = rows_sorted[first]
-        near_dist = dist[order][first]
-        near_index = self.loc_index[box[order][first]].astype(np.int64)
+        starts = first.nonzero()[0]
+        near_rows = rows_sorted[starts]
+        near_dist = dist[order[starts]]
+        near_index = index_sorted.take(starts).astype(np.int64)
         # Setting bits of every in-range location of each row.
         if len(near_rows) == len(rows):
-            settings = self.loc_setting[box[order]]
+            settings = loc_settings
         else:
-            settings = np.zeros(len(near_rows), dtype=self.loc_setting.dtype)
-            np.bitwise_or.at(settings, np.searchsorted(near_rows, rows), self.loc_setting[box])
+            settings = np.bitwise_or.reduceat(loc_settings, starts) if len(starts) else loc_settings[:0]
 
-        # Home visits: the point inside the practitioner's coverage circle.
-        covered_rows = _EMPTY_DOCS
-        covered_dist = _EMPTY_SCORES
+        n_near = len(near_rows)
         if not home_visits_beyond:
-            # Only whether the practitioners found above visit the point too.
-            has = self.hv_radius_of_row[near_rows] > 0
-            candidates = near_rows[has]
-            d = haversine_km(lat, lon, self.hv_lat_of_row[candidates], self.hv_lon_of_row[candidates])
-            ok = d <= self.hv_radius_of_row[candidates]
-            covered_rows, covered_dist = candidates[ok], d[ok]
-        elif len(self.hv_rows):
-            sel = grid_candidates(
-                self.hv_key, *[(bounding_box(lat, lon, radius), base) for base, radius in self.hv_bands]
-            )
-            d = haversine_km(lat, lon, self.hv_lat[sel], self.hv_lon[sel])
-            ok = d <= self.hv_radius[sel]
-            covered_rows, covered_dist = self.hv_rows[sel[ok]], d[ok]
-            order = np.argsort(covered_rows)
-            covered_rows, covered_dist = covered_rows[order], covered_dist[order]
-
-        all_rows = sorted_union(near_rows, covered_rows)
-        n = len(all_rows)
-        distance = np.empty(n, dtype=np.float64)
-        in_range = np.zeros(n, dtype=bool)
-        visits_you = np.zeros(n, dtype=bool)
-        location_index = np.full(n, -1, dtype=np.int64)
-        setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
-        pos = np.searchsorted(all_rows, covered_rows)
-        visits_you[pos] = True
-        distance[pos] = covered_dist
-        pos = np.searchsorted(all_rows, near_rows)
-        in_range[pos] = True
-        distance[pos] = near_dist  # a location in range wins over the home-visit base
-        location_index[pos] = near_index
-        setting_bits[pos] = settings
-        hits = GeoHits(all_rows, distance, in_range, visits_you, location_index, setting_bits)
-        if prefer_settings:
-            wanted = (self.loc_setting[box] & self.loc_setting.dtype.type(prefer_settings)) != 0
-            w_rows, w_dist, w_box = rows[wanted], dist[wanted], box[wanted]
-            order = nearest_first(w_rows, w_dist)
-            w_rows_sorted = w_rows[order]
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = w_rows_sorted[1:] != w_rows_sorted[:-1]
-            hits.preferred_distance = np.full(n, np.nan)
-            hits.preferred_index = np.full(n, -1, dtype=np.int64)
-            pos = np.searchsorted(all_rows, w_rows_sorted[first])
-            hits.preferred_distance[pos] = w_dist[order][first]
-            hits.preferred_index[pos] = self.loc_index[w_box[order][first]]
-        return hits
+            # Only whether the practitioners found above visit the point too: every row is in range.
+            all_rows = near_rows
+            n = n_near
+            distance = near_dist
+            in_range = np.ones(n, dtype=bool)
+            location_index = near_index
+            setting_bits = settings
+            visits_you = self.visits_you_at(lat, lon, near_rows) if check_visits else np.zeros(n, dtype=bool)
+        else:
+            # Home visits: the point inside the practitioner's coverage circle.
+            covered_rows = _EMPTY_DOCS
+            covered_dist = _EMPTY_SCORES
+            if len(self.hv_rows):
+                sel = grid_candidates(
+                    self.hv_key, *[(bounding_box(lat, lon, radius), base) for base, radius in self.hv_bands]
+                )
+                d = haversine_km(lat, lon, self.hv_lat[sel], self.hv_lon[sel])
+                ok = d <= self.hv_radius[sel]
+                covered_rows, covered_dist = self.hv_rows[sel[ok]], d[ok]
+                by_row = np.argsort(covered_rows)
+                covered_rows, covered_dist = covered_rows[by_row], covered_dist[by_row]
+            all_rows = sorted_union(near_rows, covered_rows)
+            n = len(all_rows)
+            distance = np.empty(n, dtype=np.float64)
+            in_range = np.zeros(n, dtype=bool)
+            visits_you = np.zeros(n, dtype=bool)
+            location_index = np.full(n, -1, dtype=np.int64)
+            setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
+            pos = np.searchsorted(all_rows, covered_rows)
+            visits_you[pos] = True
+            distance[pos] = covered_dist
+            near_pos = np.searchsorted(all_rows, near_rows)
+            in_range[near_pos] = True
+            distance[near_pos] = near_dist  # a location in range wins over the home-visit base
+            location_index[near_pos] = near_index
+            setting_bits[near_pos] = settings
+        return GeoHits(
+            all_rows, distance, in_range, visits_you, location_index, setting_bits, all_in_range=not home_visits_beyond
+        )
 
 
 class SearchIndex:
