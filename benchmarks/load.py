@@ -135,13 +135,18 @@ class Places:
     outcodes: list[str] = field(default_factory=list)
     towns: list[str] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
+    #: Ids whose referral summary is offered (finder.safety.may_offer_referral): a listing that may
+    #: not practise answers its summary with 403 by design (hazard H1), not a load case.
+    referable: list[int] = field(default_factory=list)
 
 
 def draw_places(folder: Path, seed: int) -> Places:
     """Postcodes, districts and towns where listings are, and practitioner ids; each place checked."""
     cached = folder / f"places-{seed}.json"
     if cached.exists():
-        return Places(**json.loads(cached.read_text()))
+        places = Places(**json.loads(cached.read_text()))
+        if places.referable:
+            return places
     from finder.db import Store
     from finder.errors import FinderError
     from finder.geo.geocode import Geocoder
@@ -152,7 +157,9 @@ def draw_places(folder: Path, seed: int) -> Places:
     sample = store.get_many(sorted(rng.sample(range(1, total + 1), min(3000, total))))
     store.dispose()
     geocoder = Geocoder(str(gazetteer_path()))
-    places = Places(ids=[s.id for s in sample])
+    from finder.safety import may_offer_referral
+
+    places = Places(ids=[s.id for s in sample], referable=[s.id for s in sample if may_offer_referral(s.record)])
 
     def usable(text: str) -> bool:
         try:
@@ -201,7 +208,7 @@ def _search(near: str, rng: random.Random, *, text: bool, filters: int) -> dict[
 
 
 def _path(kind: str, places: Places, rng: random.Random) -> str:
-    pid = rng.choice(places.ids)
+    pid = rng.choice(places.referable if kind.startswith("page: referral") else places.ids)
     if kind == "page search: postcode":
         return "/search?" + urlencode(_search(rng.choice(places.postcodes), rng, text=False, filters=0)["args"])
     if kind == "page search: postcode + text":

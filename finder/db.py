@@ -9,12 +9,12 @@ from __future__ import annotations
 import collections
 import copy
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from finder.models import RegistrationCheck
     from finder.sites import StoredGpSurgery
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 EXTENSION_KEY = "finder.store"
 
@@ -148,6 +149,7 @@ class Store:
         #: The web app keeps recently shown listings (RowCache); commands read the database every time.
         self.row_cache = RowCache(row_cache_size) if row_cache_size > 0 else None
         self._sample_memo: tuple[int, bool] | None = None
+        self._remembered: dict[str, tuple[Any, Any]] = {}
 
     def location(self) -> str:
         """Where the data lives, safe to print: the SQLite file, or the PostgreSQL database's name (no host, no credentials)."""
@@ -397,6 +399,28 @@ class Store:
         with self.reader() as session:
             stmt = select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)
             return list(session.scalars(stmt).all())
+
+    def runs_key(self) -> tuple[int, int]:
+        """(newest ingest run, newest change number): moves with every load of any source, and
+        with every write to the listings (GP practice loads write no change number, but a run)."""
+        from finder.models import StoreChange
+
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    select(func.coalesce(func.max(IngestRun.id), 0)).scalar_subquery(),
+                    select(func.coalesce(func.max(StoreChange.seq), 0)).scalar_subquery(),
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+
+    def remember(self, name: str, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` kept under ``name`` until ``key`` changes (a deep copy is returned each time)."""
+        cached = self._remembered.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, compute())
+            self._remembered[name] = cached
+        return copy.deepcopy(cached[1])  # type: ignore[no-any-return]
 
     def last_refreshed(self) -> datetime | None:
         with self.reader() as session:

@@ -131,3 +131,26 @@ def test_rows_read_as_columns_equal_the_orm_objects(store: Store) -> None:
     assert first.record.locations[0].opening_hours is not None
     assert first.record.locations[0].opening_hours.note == "Bank holidays closed"
     assert first.created_at.tzinfo is not None and str(first.record.fee_initial_gbp) == "55.50"
+
+
+def test_remembered_answers_last_until_a_source_loads_or_a_listing_changes(store: Store, web_store: Store) -> None:
+    """The about page's data-quality report is kept per Store.runs_key (finder.web.pages.about)."""
+    calls: list[int] = []
+
+    def compute() -> list[int]:
+        calls.append(1)
+        return [len(calls)]
+
+    first = web_store.runs_key()
+    assert web_store.remember("report", first, compute) == [1]
+    assert web_store.remember("report", web_store.runs_key(), compute) == [1] and len(calls) == 1
+    ingest(store, items(_record(1)), source="csv")  # a run that adds a listing
+    assert web_store.runs_key() > first
+    assert web_store.remember("report", web_store.runs_key(), compute) == [2]
+    second = web_store.runs_key()
+    ingest(store, items(_record(1)), source="csv")  # nothing changed, but the source was loaded again
+    assert web_store.runs_key()[0] > second[0] and web_store.runs_key()[1] == second[1]
+    assert web_store.remember("report", web_store.runs_key(), compute) == [3]
+    kept = web_store.remember("report", web_store.runs_key(), compute)
+    kept.append(99)  # a caller changing its copy changes nothing kept
+    assert web_store.remember("report", web_store.runs_key(), compute) == [3]

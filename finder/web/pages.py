@@ -636,7 +636,8 @@ def about() -> str:
         last_refreshed=store.last_refreshed() if stats is not None else None,
         check_url=current_app.config["HCPC_CHECK_URL"],
         vocabularies=VOCABULARIES,
-        data_quality=sources_report(store) if stats is not None else [],
+        # A pass over every source's listings: kept until any source loads or any listing changes.
+        data_quality=store.remember("sources_report", store.runs_key(), lambda: sources_report(store)) if stats is not None else [],
     )
 
 
