@@ -65,8 +65,9 @@ log = logging.getLogger(__name__)
 
 #: 2: NHS wait and first-appointment fee columns (sorting);
 #: 3: specialism labels indexed by name only (an older index still matches their examples as text);
-#: 4: flag_not_practising, checked_day and the per-route arrays (route_groups_*, route_excl_*) of finder.safety.
-FORMAT_VERSION = 4
+#: 4: flag_not_practising, checked_day and the per-route arrays (route_groups_*, route_excl_*) of finder.safety;
+#: 5: period_end_day (the registration period's end: "registered only" follows the badge's rule).
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 BUILDS = "builds"
 TMP_PREFIX = ".tmp-"
@@ -404,6 +405,7 @@ class ShardData:
         # Where each referral route applies (finder.safety.route_masks): condition groups, excluded conditions.
         self.route_groups: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
         self.checked_day: list[int] = []
+        self.period_end_day: list[int] = []
         self.route_excl: dict[str, list[int]] = {code: [] for code in codes["referral_route"]}
         self.hv: list[tuple[float, float, float]] = []
         # Sort keys for "shortest NHS wait" and "lowest fee" (NaN: not stated, sorted last).
@@ -442,6 +444,8 @@ class ShardData:
         self.flags["not_practising"].append(is_not_practising(r.registration.status))
         checked = r.registration.checked_on
         self.checked_day.append(checked.toordinal() if checked else 0)
+        period_to = r.registration.period_to
+        self.period_end_day.append(period_to.toordinal() if period_to else 0)
         masks = route_masks(r, self.bit_of["specialism"], self.bit_of["condition"])
         for code in self.codes["referral_route"]:
             groups, excluded = masks.get(code, (0, 0))
@@ -478,6 +482,7 @@ class ShardData:
             out[f"route_groups_{code}"] = np.asarray(self.route_groups[code], dtype=bit_dtype(len(self.codes["specialism"])))
             out[f"route_excl_{code}"] = np.asarray(self.route_excl[code], dtype=bit_dtype(len(self.codes["condition"])))
         out["checked_day"] = np.asarray(self.checked_day, dtype=np.int32)
+        out["period_end_day"] = np.asarray(self.period_end_day, dtype=np.int32)
         hv = np.asarray(self.hv, dtype=np.float64).reshape(-1, 3)
         out["hv_lat"], out["hv_lon"], out["hv_radius"] = hv[:, 0].copy(), hv[:, 1].copy(), hv[:, 2].copy()
         out["nhs_wait"] = np.asarray(self.nhs_wait, dtype=np.float64)

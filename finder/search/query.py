@@ -438,7 +438,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
     # ---- every facet's bits and the flags of the candidates, one byte row each ----
     n = len(rows)
     # "Registered" counts only checks recent enough to say so (hazard H2), as of today.
-    registered_of_row, day_matrix = snap.registered_now(fresh_since())
+    registered_of_row, day_matrix = snap.registered_now(fresh_since(), date.today().toordinal())
     matrix = day_matrix.take(rows, axis=0)  # take: far quicker than [rows] for 2-D rows
     if settings is not None:
         # The settings of the places in range; online services have no place, so their
@@ -720,7 +720,7 @@ def registered_now(snap: Any, rows: np.ndarray) -> np.ndarray:
     """Per row: registered to practise *and* checked recently enough to be shown as "Registered"
     (finder.safety.registration_display, hazard H2). The age is measured today, so it is
     computed here from the check date in the index, not fixed when the index was built."""
-    return snap.registered_now(fresh_since())[0][rows]  # type: ignore[no-any-return]
+    return snap.registered_now(fresh_since(), date.today().toordinal())[0][rows]  # type: ignore[no-any-return]
 
 
 def fresh_since() -> int:

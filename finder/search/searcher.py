@@ -329,6 +329,7 @@ class Snapshot:
             self.flags["not_practising"] = ~self.flags["registered"]
         # When the registration was last checked (date ordinal, 0: never); None in an older index.
         self.checked_day: np.ndarray | None = a.get("checked_day")
+        self.period_end_day: np.ndarray | None = a.get("period_end_day")
         # Where each referral route applies (finder.safety.route_masks); None in an older index.
         routes = self.codes.get("referral_route", [])
         self.route_groups: dict[str, np.ndarray] | None = None
@@ -406,7 +407,7 @@ class Snapshot:
         self._words: tuple[list[str], dict[str, int]] | None = None
         self._memo: OrderedDict[tuple[object, ...], Any] = OrderedDict()
         self._arrays: OrderedDict[tuple[object, ...], np.ndarray] = OrderedDict()
-        self._registered: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._registered: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         #: finder.search.query.count_plan per tuple of active filter names (a few small tables)
         self.count_plans: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._users = 0
@@ -627,22 +628,25 @@ class Snapshot:
                 self._arrays.popitem(last=False)
         return value
 
-    def registered_now(self, fresh_since: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: registered to practise and checked on or after ``fresh_since`` (a date
-        ordinal); and the facet matrix with that as its "registered" flag. Kept for the
-        last day asked (finder.search.query.registered_now says which day that is)."""
+    def registered_now(self, fresh_since: int, today: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: registered to practise, checked on or after ``fresh_since`` and with a
+        registration period not ended before ``today`` (date ordinals; finder.safety's
+        is_shown_as_registered); and the facet matrix with that as its "registered" flag.
+        Kept for the last day asked (finder.search.query.registered_now says which day)."""
         found = self._registered
-        if found is not None and found[0] == fresh_since:
+        if found is not None and found[0] == (fresh_since, today):
             return found[1], found[2]
         registered = self.flags["registered"]
         if self.checked_day is not None:
             registered = registered & (self.checked_day >= fresh_since)
+        if self.period_end_day is not None:
+            registered = registered & ((self.period_end_day == 0) | (self.period_end_day >= today))
         matrix = self.matrix.copy()
         bit = self.flag_bit["registered"]
         column = matrix[:, self.flag_column]
         column &= np.uint8(0xFF ^ (1 << bit))
         column |= registered.astype(np.uint8) << np.uint8(bit)
-        self._registered = (fresh_since, registered, matrix)
+        self._registered = ((fresh_since, today), registered, matrix)
         return registered, matrix
 
     def spelling(self) -> tuple[list[str], dict[str, int]]:

@@ -41,6 +41,13 @@ def status_listings() -> list[tuple[str, Record]]:
                                    referral_routes=[{"route": "self_referral", "not_for": ["multiple_sclerosis"]}, {"route": "gp"}])))
     rows.append(("stale", listing("stale", km=4.5, conditions=["fatigue"], specialisms=["respiratory"],
                                   registration={"number": "PH7654321", "status": "registered", "checked_on": "2022-01-05"})))
+    # Checked last week as "Registered", but the period the register showed ended yesterday.
+    rows.append(("ended", listing("ended", km=5.5, conditions=["parkinsons"], specialisms=["neurological"],
+                                  registration={"number": "PH7654322", "status": "registered", "checked_on": RECENT,
+                                                "period_to": (date.today() - timedelta(days=1)).isoformat()})))
+    rows.append(("ends_today", listing("ends_today", km=6.5, conditions=["parkinsons"], specialisms=["neurological"],
+                                       registration={"number": "PH7654323", "status": "registered", "checked_on": RECENT,
+                                                     "period_to": date.today().isoformat()})))
     return rows
 
 
@@ -102,6 +109,21 @@ def test_registered_only_leaves_out_a_stale_check(status_index: SeededIndex) -> 
     assert status_index.search(text="fatigue", registered_only=True).total == 0
     fresh = status_index.search(location=HERE, text="copd", registered_only=True, per_page=50)
     assert set(status_index.keys(fresh)) == {"registered", "conditions_of_practice"}
+
+
+def test_registered_only_leaves_out_a_registration_period_that_has_ended(status_index: SeededIndex) -> None:
+    """Hazard H2: the badge (finder.safety.is_shown_as_registered) does not say "Registered" once the
+    period the register showed has ended; the "registered only" filter and its count agree with it."""
+    from finder.safety import is_shown_as_registered
+
+    yesterday, today = date.today() - timedelta(days=1), date.today()
+    assert not is_shown_as_registered("registered", yesterday) and is_shown_as_registered("registered", today)
+    everyone = status_index.search(location=HERE, text="parkinsons", per_page=50)
+    assert sorted(status_index.keys(everyone)) == ["ended", "ends_today"]  # listed: they may still practise
+    assert everyone.facets["flags"]["registered"] == 1
+    for where in (HERE, None):
+        only = status_index.search(location=where, text="parkinsons", registered_only=True, per_page=50)
+        assert status_index.keys(only) == ["ends_today"] and only.total == 1
 
 
 def test_an_update_after_a_status_change_hides_the_listing(status_index: SeededIndex) -> None:
