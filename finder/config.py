@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     "COMPRESS_REGISTER": True,
     "COMPRESS_ALGORITHM": ["br", "gzip"],
     "COMPRESS_MIN_SIZE": 1024,
+    # Files sent as streams (static files) stay as they are: wrapping the stream lost its close(),
+    # leaking the open file; nginx serves (and compresses) /static/ in production.
+    "COMPRESS_STREAMS": False,
     # Send a Server-Timing header with each response's stages (finder.web.timing; benchmarks/load.py).
     "SERVER_TIMING": False,
 }

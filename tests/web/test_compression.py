@@ -54,3 +54,17 @@ def test_switched_off_when_nginx_compresses(web_site: WebSite) -> None:
     client = _app(web_site, COMPRESS_REGISTER=False).test_client()
     response = client.get(PAGE, headers={"Accept-Encoding": "gzip, br"})
     assert response.status_code == 200 and "Content-Encoding" not in response.headers
+
+
+def test_static_files_are_sent_whole_and_closed(web_client: Any) -> None:
+    import gc
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        response = web_client.get("/static/site.css", headers={"Accept-Encoding": "gzip, br"})
+        assert response.status_code == 200 and "Content-Encoding" not in response.headers
+        body = response.get_data()
+        response.close()
+        gc.collect()
+    assert b"{" in body
