@@ -199,7 +199,12 @@ class ResultView:
 
 
 def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
+    from finder.web.shortlist import current_shortlist
+
     context = outcome.query.referral_context()
+    today = date.today()
+    practitioner_url = url_maker("pages.practitioner", "practitioner_id", back=back)
+    shortlist = current_shortlist()
     views = []
     for number, hit, stored in outcome.rows:
         record = stored.record
@@ -210,23 +215,34 @@ def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
                 stored=stored,
                 distance=present.distance_text(hit.distance_km),
                 nearest=nearest,
-                registration=present.registration_view(record),
+                registration=present.registration_view(record, today),
                 settings=present.labels("setting", record.settings),
                 funding=present.labels("funding", record.funding),
                 home_visits=present.home_visit_text(record, hit.visits_you),
                 visits_you=hit.visits_you,
                 next_step=present.next_step(record, context),
                 accepting=present.accepting_text(record),
-                url=url_for("pages.practitioner", practitioner_id=stored.id, back=back),
+                url=practitioner_url(stored.id),
             )
         )
-        _add_comparison(views[-1], outcome, back)
+        _add_comparison(views[-1], outcome, back, shortlist)
     return views
 
 
-def _add_comparison(view: ResultView, outcome: SearchOutcome, back: str) -> None:
+def url_maker(endpoint: str, id_arg: str, **values: Any) -> Any:
+    """``url_for(endpoint, **{id_arg: n}, **values)`` for many ids ``n``: built once, then filled in
+    (the 20 cards of a page differ only in the id; werkzeug's URL building cost 18 µs each)."""
+    marker = 987654321
+    template = url_for(endpoint, **{id_arg: marker, **values})
+    head, found, tail = template.partition(f"/{marker}")
+    if not found or str(marker) in tail:
+        return lambda n: url_for(endpoint, **{id_arg: n, **values})
+    return lambda n: f"{head}/{int(n)}{tail}"
+
+
+def _add_comparison(view: ResultView, outcome: SearchOutcome, back: str, shortlist: list[int]) -> None:
     """The fields a GP compares across cards, and the shortlist link (works without JavaScript)."""
-    from finder.web.shortlist import add_url, current_shortlist
+    from finder.web.shortlist import add_url
 
     record = view.stored.record
     view.wait = present.wait_text(record)
@@ -237,7 +253,6 @@ def _add_comparison(view: ResultView, outcome: SearchOutcome, back: str) -> None
     )
     view.phone = record.phone or ""
     view.phone_href = present.phone_href(record.phone)
-    shortlist = current_shortlist()
     view.on_shortlist = view.stored.id in shortlist
     view.shortlist_url = add_url(shortlist, view.stored.id, back)
     view.is_online_only = bool(record.locations) and all(loc.setting == "online" for loc in record.locations)

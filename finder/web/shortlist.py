@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 
 from finder.db import store_from
 from finder.exports import csv_text
@@ -78,7 +78,14 @@ def add_url(shortlist: list[int], practitioner_id: int, back: str | None) -> str
     params = {"ids": ids_text(ids), "added": str(practitioner_id)}
     if back:
         params["back"] = back
-    return url_for("shortlist.shortlist") + "?" + urlencode(params)
+    return _shortlist_path() + "?" + urlencode(params)
+
+
+def _shortlist_path() -> str:
+    """The shortlist page's path, built once per request (a results page asks for it on every card)."""
+    if "finder_shortlist_path" not in g:
+        g.finder_shortlist_path = url_for("shortlist.shortlist")
+    return str(g.finder_shortlist_path)
 
 
 def _safe_back(value: str | None) -> str | None:

@@ -220,3 +220,18 @@ def test_a_page_past_the_end_says_so(web_client: Any) -> None:
     assert response.status_code == 200
     text = text_of(response)
     assert "No results on this page" in text and "Go to the first page" in text
+
+
+def test_card_links_are_the_urls_flask_builds(web_site: Any) -> None:
+    """finder.web.pages.url_maker fills one built URL in per card: the same as url_for for each id."""
+    from flask import url_for
+
+    from finder.web.pages import url_maker
+
+    back = "/search?near=LS6&q=multiple+sclerosis&shortlist=3,4&label=Caf%C3%A9+%26+co"
+    with web_site.app.test_request_context("/search?near=LS6"):
+        make = url_maker("pages.practitioner", "practitioner_id", back=back)
+        for pid in (1, 7, 42, 987654321, 2**31 - 1):
+            assert make(pid) == url_for("pages.practitioner", practitioner_id=pid, back=back)
+        bare = url_maker("pages.practitioner", "practitioner_id")
+        assert bare(5) == url_for("pages.practitioner", practitioner_id=5) == "/practitioners/5"
