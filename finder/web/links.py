@@ -17,7 +17,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 
 from finder.errors import FinderError
 
@@ -45,11 +45,23 @@ def public_host(public_url: str | None) -> str | None:
     return urlsplit(public_url).hostname if public_url else None
 
 
+def _adapter(script_name: str) -> Any:
+    """The URL map bound to the public name, once per request (an API search page asks 80 times)."""
+    if has_request_context():
+        adapter = g.get("finder_site_adapter")
+        if adapter is None:
+            adapter = g.finder_site_adapter = current_app.url_map.bind(
+                "public.invalid", script_name=script_name or "/", url_scheme="http"
+            )
+        return adapter
+    return current_app.url_map.bind("public.invalid", script_name=script_name or "/", url_scheme="http")
+
+
 def site_url(endpoint: str, *, _anchor: str | None = None, **values: Any) -> str:
     """The link to ``endpoint``: absolute under PUBLIC_URL when configured, else root-relative."""
     app = current_app
     script_name = request.root_path if has_request_context() else ""
-    adapter = app.url_map.bind("public.invalid", script_name=script_name or "/", url_scheme="http")
+    adapter = _adapter(script_name)
     path = adapter.build(endpoint, values, force_external=False)
     if _anchor:
         path = f"{path}#{_anchor}"

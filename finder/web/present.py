@@ -7,6 +7,7 @@ JSON API never disagree. Nothing here marks text as safe: templates escape it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -318,8 +319,14 @@ def hours_json(hours: OpeningHours | None) -> dict[str, Any] | None:
     return {
         "intervals": [{"day": i.day, "opens": i.opens, "closes": i.closes} for i in hours.intervals],
         "note": hours.note,
-        "text": str(hours),
+        "text": _hours_text(hours),
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _hours_text(hours: OpeningHours) -> str:
+    """The hours as words ("Mon-Fri 09:00-17:00"); OpeningHours is frozen, so its text can be kept."""
+    return str(hours)
 
 
 def location_json(location: PlaceOfWork) -> dict[str, Any]:
