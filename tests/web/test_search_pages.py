@@ -235,3 +235,31 @@ def test_card_links_are_the_urls_flask_builds(web_site: Any) -> None:
             assert make(pid) == url_for("pages.practitioner", practitioner_id=pid, back=back)
         bare = url_maker("pages.practitioner", "practitioner_id")
         assert bare(5) == url_for("pages.practitioner", practitioner_id=5) == "/practitioners/5"
+
+
+def test_filter_checkboxes_markup_escapes_and_counts() -> None:
+    from finder.web.pages import FacetOption, checkbox_items
+
+    html = str(checkbox_items("condition", [
+        FacetOption("multiple_sclerosis", "Multiple sclerosis (MS)", 12, True),
+        FacetOption("x\"><script>", "<b>Bold</b> & co", None, False),
+    ]))
+    first, second = html.split("\n<li>")
+    assert first == (
+        '<li><input type="checkbox" id="f-condition-multiple_sclerosis" name="condition" value="multiple_sclerosis" '
+        'form="search-form" checked>\n<label for="f-condition-multiple_sclerosis">Multiple sclerosis (MS) '
+        '<span class="count">(12)</span></label></li>'
+    )
+    assert "<script>" not in second and "<b>" not in second and "checked" not in second
+    assert 'value="x&#34;&gt;&lt;script&gt;"' in second and "&lt;b&gt;Bold&lt;/b&gt; &amp; co</label></li>" in second
+    assert 'class="count"' not in second  # no count before a search
+
+
+def test_filter_panel_lists_each_option_with_its_count(web_client: Any) -> None:
+    page = web_client.get("/search?near=LS2+9AA&q=back+pain&condition=back_pain").get_data(as_text=True)
+    boxes = re.findall(r'<input type="checkbox" id="f-condition-([a-z_]+)"[^>]*?( checked)?>\s*<label for="f-condition-\1">[^<]+<span class="count">\((\d+)\)</span>', page)
+    # The ticked condition's count (its own filter left out) is what the search finds with it ticked,
+    # since the words already ask for back pain: the API's total for the same search.
+    total = web_client.get("/api/v1/search?near=LS2+9AA&q=back+pain&condition=back_pain").get_json()["total"]
+    assert total > 20 and ("back_pain", " checked", str(total)) in boxes
+    assert all(int(count) > 0 or checked for _, checked, count in boxes)
