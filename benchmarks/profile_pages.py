@@ -43,7 +43,7 @@ from benchmarks.load import (  # noqa: E402
 )
 
 
-def make_app(folder: Path) -> object:
+def make_app(folder: Path, row_cache: int | None = None) -> object:
     for key in [k for k in os.environ if k.startswith("FINDER_")]:
         del os.environ[key]
     from finder import create_app
@@ -57,6 +57,7 @@ def make_app(folder: Path) -> object:
             "RATELIMIT_ENABLED": False,
             "SERVER_TIMING": True,
             "LOG_LEVEL": "warning",
+            **({} if row_cache is None else {"ROW_CACHE_SIZE": row_cache}),
         }
     )
 
@@ -68,11 +69,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="Requests per kind (warm-up, then timed, then profiled).")
     parser.add_argument("--kind", action="append", default=[], help="Only these request kinds (repeatable).")
     parser.add_argument("--top", type=int, default=20)
+    parser.add_argument(
+        "--row-cache", type=int, default=None,
+        help="FINDER_ROW_CACHE_SIZE for this run (default: the app's). The warm-up sends the same requests, "
+        "so with the cache on the timed run reads its rows from it; 0 reads every row from the store.",
+    )
     args = parser.parse_args(argv)
 
     folder = ensure_data(args.records, args.seed)
     pool = request_paths(draw_places(folder, args.seed), args.seed)
-    app = make_app(folder)
+    app = make_app(folder, args.row_cache)
     client = app.test_client()  # type: ignore[attr-defined]
     kinds = args.kind or [kind for kind, _ in MIX]
     means: dict[str, float] = {}
