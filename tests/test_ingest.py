@@ -88,6 +88,19 @@ def test_duplicate_keys_within_one_file_are_row_errors(store: Store) -> None:
     assert any("already used on row 2" in p.message for p in report.problems)
 
 
+def test_a_repeated_source_id_names_the_first_row_even_after_a_bad_row(store: Store) -> None:
+    # The operator is told every problem of the file at once: a bad row does not stop the duplicate check.
+    bad = SourceItem(row=2, problems=[Problem(row=2, column="postcode", message="not a UK postcode")])
+    first = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "a-17"})
+    again = make_record(registration={"number": "PH1000002"}, provenance={"source": "csv", "source_id": "a-17"})
+    report = ingest(store, [bad, SourceItem(row=3, record=first), SourceItem(row=4, record=again)], source="csv")
+    assert not report.written and store.count() == 0
+    assert [(p.row, p.column, p.message) for p in report.problems] == [
+        (2, "postcode", "not a UK postcode"),
+        (4, "source_id", "source id 'a-17' is already used on row 3"),
+    ]
+
+
 def test_a_verified_registration_is_not_overwritten_by_an_unchecked_import(store: Store) -> None:
     ingest(store, items(make_record()), source="csv")
     with store.session() as session:
