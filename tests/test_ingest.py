@@ -88,17 +88,33 @@ def test_duplicate_keys_within_one_file_are_row_errors(store: Store) -> None:
     assert any("already used on row 2" in p.message for p in report.problems)
 
 
-def test_a_repeated_source_id_names_the_first_row_even_after_a_bad_row(store: Store) -> None:
+def test_repeated_keys_name_the_first_row_even_after_a_bad_row(store: Store) -> None:
     # The operator is told every problem of the file at once: a bad row does not stop the duplicate check.
     bad = SourceItem(row=2, problems=[Problem(row=2, column="postcode", message="not a UK postcode")])
     first = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "a-17"})
     again = make_record(registration={"number": "PH1000002"}, provenance={"source": "csv", "source_id": "a-17"})
-    report = ingest(store, [bad, SourceItem(row=3, record=first), SourceItem(row=4, record=again)], source="csv")
+    same_number = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "b-2"})
+    third = make_record(registration={"number": "PH1000004"}, provenance={"source": "csv", "source_id": "a-17"})
+    rows = [first, again, same_number, third]
+    report = ingest(store, [bad, *(SourceItem(row=i, record=r) for i, r in enumerate(rows, start=3))], source="csv")
     assert not report.written and store.count() == 0
     assert [(p.row, p.column, p.message) for p in report.problems] == [
         (2, "postcode", "not a UK postcode"),
         (4, "source_id", "source id 'a-17' is already used on row 3"),
+        (5, "hcpc_number", "HCPC number PH1000001 is already used on row 3"),
+        (6, "source_id", "source id 'a-17' is already used on row 3"),
     ]
+
+
+def test_a_load_withdraws_nothing_unless_it_is_the_complete_list_and_prints_nothing_unless_asked(
+    store: Store, capfd: Any
+) -> None:
+    first = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "a"})
+    second = make_record(registration={"number": "PH1000002"}, provenance={"source": "csv", "source_id": "b"})
+    ingest(store, items(first), source="csv")
+    report = ingest(store, items(second), source="csv")
+    assert (report.added, report.withdrawn, store.count()) == (1, 0, 2)
+    assert capfd.readouterr().err == ""  # no progress bar in a web worker's log
 
 
 def test_a_verified_registration_is_not_overwritten_by_an_unchecked_import(store: Store) -> None:
