@@ -211,3 +211,19 @@ def test_a_partial_complete_run_with_rejects_does_not_withdraw(store: Store) -> 
     assert report.withdrawn == 0 and report.withdrawal_skipped
     assert "were not withdrawn" in report.summary()
     assert store.count() == 2
+
+
+def test_the_report_and_the_run_log_name_the_source_the_file_and_the_mode(store: Store) -> None:
+    from finder.models import IngestRun
+
+    bad = SourceItem(row=3, problems=[Problem(row=3, column="postcode", message="not a UK postcode")])
+    report = ingest(
+        store, [SourceItem(row=2, record=make_record()), bad], source="csv", input_name="clinics.csv", partial=True
+    )
+    shown = report.as_dict()
+    assert (shown["source"], shown["input"], shown["mode"]) == ("csv", "clinics.csv", "partial")
+    # The valid row was written: no "nothing was written" note.
+    assert report.summary() == "read 2, added 1, updated 0, unchanged 0, withdrawn 0, rejected 1"
+    with store.session() as session:
+        [run] = session.scalars(select(IngestRun)).all()
+        assert (run.source, run.input_name, run.mode, run.status) == ("csv", "clinics.csv", "partial", "completed")
