@@ -227,3 +227,11 @@ def test_the_report_and_the_run_log_name_the_source_the_file_and_the_mode(store:
     with store.session() as session:
         [run] = session.scalars(select(IngestRun)).all()
         assert (run.source, run.input_name, run.mode, run.status) == ("csv", "clinics.csv", "partial", "completed")
+
+
+def test_the_progress_asked_for_names_the_file_counts_rows_and_leaves_no_line_behind(store: Store, capfd: Any) -> None:
+    # `finder import` asks for progress: the operator sees which file is read, in rows.
+    ingest(store, items(make_record()), source="csv", input_name="clinics.csv", progress=True)
+    err = capfd.readouterr().err
+    assert "reading clinics.csv:" in err and " rows/s]" in err
+    assert "\n" not in err  # the bars are cleared, not left above the summary
