@@ -235,3 +235,19 @@ def test_the_progress_asked_for_names_the_file_counts_rows_and_leaves_no_line_be
     err = capfd.readouterr().err
     assert "reading clinics.csv:" in err and " rows/s]" in err
     assert "\n" not in err  # the bars are cleared, not left above the summary
+
+
+def test_each_unusable_item_is_reported_once_with_what_was_wrong(store: Store) -> None:
+    from_a_feed = make_record(provenance={"source": "feed", "source_id": "f-1"})
+    already_bad = SourceItem(
+        row=4,
+        record=make_record(provenance={"source": "feed", "source_id": "f-2"}),
+        problems=[Problem(row=4, column="postcode", message="not a UK postcode")],
+    )
+    report = ingest(store, [SourceItem(row=2, record=from_a_feed), SourceItem(row=3), already_bad], source="csv")
+    assert not report.written and report.rejected == 3
+    assert [(p.row, p.column, p.message) for p in report.problems] == [
+        (2, "source", "expected source 'csv', got 'feed'"),
+        (3, None, "no record was produced"),
+        (4, "postcode", "not a UK postcode"),  # already rejected: not checked again
+    ]
