@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import re
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 
 from finder.db import Store
-from finder.errors import Problem
+from finder.errors import DiskFull, Problem
 from finder.ingest import SourceItem, ingest
 from finder.models import Practitioner, SourceRecord
 from scrapers.csv_import import parse_csv
@@ -234,6 +237,7 @@ def test_the_progress_asked_for_names_the_file_counts_rows_and_leaves_no_line_be
     ingest(store, items(make_record()), source="csv", input_name="clinics.csv", progress=True)
     err = capfd.readouterr().err
     assert "reading clinics.csv:" in err and " rows/s]" in err
+    assert "saving:" in err and " records/s]" in err
     assert "\n" not in err  # the bars are cleared, not left above the summary
 
 
@@ -251,3 +255,20 @@ def test_each_unusable_item_is_reported_once_with_what_was_wrong(store: Store) -
         (3, None, "no record was produced"),
         (4, "postcode", "not a UK postcode"),  # already rejected: not checked again
     ]
+
+
+def test_a_full_disk_while_writing_is_one_clear_line_and_nothing_is_written(store: Store, monkeypatch: Any) -> None:
+    from finder import ingest as ingest_module
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingest_module, "_write_all", full)
+    with pytest.raises(DiskFull) as caught:
+        ingest(store, items(make_record()), source="csv")
+    assert re.fullmatch(
+        rf"disk full writing {re.escape(str(store.location()))} \(needs about 1 MB, [^)]+ free\); nothing was changed: "
+        r"free some space, then run `finder ingest csv \.\.\. again`",
+        str(caught.value),
+    ), str(caught.value)
+    assert store.count() == 0
