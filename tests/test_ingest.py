@@ -264,10 +264,20 @@ def test_a_full_disk_while_writing_is_one_clear_line_and_nothing_is_written(stor
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(ingest_module, "_write_all", full)
+    one = make_record()
+    listings = [  # 4,124 listings at about 4 KB each: 16.496 MB, "about 16 MB"
+        one.model_copy(
+            update={
+                "provenance": one.provenance.model_copy(update={"source_id": f"r-{i}"}),
+                "registration": one.registration.model_copy(update={"number": f"PH{i:07d}"}),
+            }
+        )
+        for i in range(4124)
+    ]
     with pytest.raises(DiskFull) as caught:
-        ingest(store, items(make_record()), source="csv")
+        ingest(store, items(*listings), source="csv")
     assert re.fullmatch(
-        rf"disk full writing {re.escape(str(store.location()))} \(needs about 1 MB, [^)]+ free\); nothing was changed: "
+        rf"disk full writing {re.escape(str(store.location()))} \(needs about 16 MB, [^)]+ free\); nothing was changed: "
         r"free some space, then run `finder ingest csv \.\.\. again`",
         str(caught.value),
     ), str(caught.value)
