@@ -282,3 +282,11 @@ def test_a_full_disk_while_writing_is_one_clear_line_and_nothing_is_written(stor
         str(caught.value),
     ), str(caught.value)
     assert store.count() == 0
+
+
+def test_a_written_load_logs_its_counts_in_one_line(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="finder.ingest"):
+        ingest(store, items(make_record()), source="csv")
+    assert [r.getMessage() for r in caplog.records if r.name == "finder.ingest"] == [
+        "ingest csv: read 1, added 1, updated 0, unchanged 0, withdrawn 0, rejected 0"
+    ]
