@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
+import re
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 
 from finder.db import Store
-from finder.errors import Problem
+from finder.errors import DiskFull, Problem
 from finder.ingest import SourceItem, ingest
 from finder.models import Practitioner, SourceRecord
 from scrapers.csv_import import parse_csv
@@ -86,6 +89,35 @@ def test_duplicate_keys_within_one_file_are_row_errors(store: Store) -> None:
     report = ingest(store, items(a, b), source="csv")
     assert not report.written
     assert any("already used on row 2" in p.message for p in report.problems)
+
+
+def test_repeated_keys_name_the_first_row_even_after_a_bad_row(store: Store) -> None:
+    # The operator is told every problem of the file at once: a bad row does not stop the duplicate check.
+    bad = SourceItem(row=2, problems=[Problem(row=2, column="postcode", message="not a UK postcode")])
+    first = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "a-17"})
+    again = make_record(registration={"number": "PH1000002"}, provenance={"source": "csv", "source_id": "a-17"})
+    same_number = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "b-2"})
+    third = make_record(registration={"number": "PH1000004"}, provenance={"source": "csv", "source_id": "a-17"})
+    rows = [first, again, same_number, third]
+    report = ingest(store, [bad, *(SourceItem(row=i, record=r) for i, r in enumerate(rows, start=3))], source="csv")
+    assert not report.written and store.count() == 0
+    assert [(p.row, p.column, p.message) for p in report.problems] == [
+        (2, "postcode", "not a UK postcode"),
+        (4, "source_id", "source id 'a-17' is already used on row 3"),
+        (5, "hcpc_number", "HCPC number PH1000001 is already used on row 3"),
+        (6, "source_id", "source id 'a-17' is already used on row 3"),
+    ]
+
+
+def test_a_load_withdraws_nothing_unless_it_is_the_complete_list_and_prints_nothing_unless_asked(
+    store: Store, capfd: Any
+) -> None:
+    first = make_record(registration={"number": "PH1000001"}, provenance={"source": "csv", "source_id": "a"})
+    second = make_record(registration={"number": "PH1000002"}, provenance={"source": "csv", "source_id": "b"})
+    ingest(store, items(first), source="csv")
+    report = ingest(store, items(second), source="csv")
+    assert (report.added, report.withdrawn, store.count()) == (1, 0, 2)
+    assert capfd.readouterr().err == ""  # no progress bar in a web worker's log
 
 
 def test_a_verified_registration_is_not_overwritten_by_an_unchecked_import(store: Store) -> None:
@@ -182,3 +214,93 @@ def test_a_partial_complete_run_with_rejects_does_not_withdraw(store: Store) -> 
     assert report.withdrawn == 0 and report.withdrawal_skipped
     assert "were not withdrawn" in report.summary()
     assert store.count() == 2
+
+
+def test_the_report_and_the_run_log_name_the_source_the_file_and_the_mode(store: Store) -> None:
+    from finder.models import IngestRun
+
+    bad = SourceItem(row=3, problems=[Problem(row=3, column="postcode", message="not a UK postcode")])
+    report = ingest(
+        store, [SourceItem(row=2, record=make_record()), bad], source="csv", input_name="clinics.csv", partial=True
+    )
+    shown = report.as_dict()
+    assert (shown["source"], shown["input"], shown["mode"]) == ("csv", "clinics.csv", "partial")
+    # The valid row was written: no "nothing was written" note.
+    assert report.summary() == "read 2, added 1, updated 0, unchanged 0, withdrawn 0, rejected 1"
+    with store.session() as session:
+        [run] = session.scalars(select(IngestRun)).all()
+        assert (run.source, run.input_name, run.mode, run.status) == ("csv", "clinics.csv", "partial", "completed")
+
+
+def test_the_progress_asked_for_names_the_file_counts_rows_and_is_cleared(store: Store, monkeypatch: Any) -> None:
+    # `finder import` asks for progress: which file is read, in rows, then the saving, in records;
+    # cleared when done (not left above the summary), and none unless asked. A recording stand-in
+    # for tqdm: a real bar starts tqdm's monitor thread, which deadlocks forked test runners (mutmut).
+    from finder import ingest as ingest_module
+
+    bars: list[dict[str, Any]] = []
+
+    def recording(iterable: Any, **options: Any) -> Any:
+        bars.append(options)
+        return iterable
+
+    monkeypatch.setattr(ingest_module, "tqdm", recording)
+    ingest(store, items(make_record()), source="csv", input_name="clinics.csv", progress=True)
+    ingest(store, items(make_record(practice_name="Renamed")), source="csv", input_name="clinics.csv")
+    assert bars == [
+        {"desc": "reading clinics.csv", "unit": " rows", "disable": False, "leave": False},
+        {"desc": "saving", "unit": " records", "disable": False, "leave": False},
+        {"desc": "reading clinics.csv", "unit": " rows", "disable": True, "leave": False},
+        {"desc": "saving", "unit": " records", "disable": True, "leave": False},
+    ]
+
+
+def test_each_unusable_item_is_reported_once_with_what_was_wrong(store: Store) -> None:
+    from_a_feed = make_record(provenance={"source": "feed", "source_id": "f-1"})
+    already_bad = SourceItem(
+        row=4,
+        record=make_record(provenance={"source": "feed", "source_id": "f-2"}),
+        problems=[Problem(row=4, column="postcode", message="not a UK postcode")],
+    )
+    report = ingest(store, [SourceItem(row=2, record=from_a_feed), SourceItem(row=3), already_bad], source="csv")
+    assert not report.written and report.rejected == 3
+    assert [(p.row, p.column, p.message) for p in report.problems] == [
+        (2, "source", "expected source 'csv', got 'feed'"),
+        (3, None, "no record was produced"),
+        (4, "postcode", "not a UK postcode"),  # already rejected: not checked again
+    ]
+
+
+def test_a_full_disk_while_writing_is_one_clear_line_and_nothing_is_written(store: Store, monkeypatch: Any) -> None:
+    from finder import ingest as ingest_module
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingest_module, "_write_all", full)
+    one = make_record()
+    listings = [  # 4,124 listings at about 4 KB each: 16.496 MB, "about 16 MB"
+        one.model_copy(
+            update={
+                "provenance": one.provenance.model_copy(update={"source_id": f"r-{i}"}),
+                "registration": one.registration.model_copy(update={"number": f"PH{i:07d}"}),
+            }
+        )
+        for i in range(4124)
+    ]
+    with pytest.raises(DiskFull) as caught:
+        ingest(store, items(*listings), source="csv")
+    assert re.fullmatch(
+        rf"disk full writing {re.escape(str(store.location()))} \(needs about 16 MB, [^)]+ free\); nothing was changed: "
+        r"free some space, then run `finder ingest csv \.\.\. again`",
+        str(caught.value),
+    ), str(caught.value)
+    assert store.count() == 0
+
+
+def test_a_written_load_logs_its_counts_in_one_line(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="finder.ingest"):
+        ingest(store, items(make_record()), source="csv")
+    assert [r.getMessage() for r in caplog.records if r.name == "finder.ingest"] == [
+        "ingest csv: read 1, added 1, updated 0, unchanged 0, withdrawn 0, rejected 0"
+    ]

@@ -203,3 +203,141 @@ def test_every_test_named_in_the_hazard_log_exists() -> None:
         tree = ast.parse((root / path).read_text(encoding="utf-8"))
         functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
         assert name in functions, f"{path}::{name} is named in docs/clinical-safety.md but does not exist"
+
+
+# ---- exact values the rules above rest on (written against surviving mutants: docs/testing.md) ----
+
+
+def test_a_check_never_made_is_stale_and_only_practising_statuses_can_be_shown_as_registered() -> None:
+    assert safety.is_stale(None, TODAY) is True
+    assert safety.is_stale(None, TODAY, max_age_days=100_000) is True
+    assert safety.is_shown_as_registered("lapsed", None, TODAY) is False
+    assert safety.is_shown_as_registered("unchecked", None, TODAY) is False
+    assert safety.is_shown_as_registered("registered", None, TODAY) is True
+
+
+def test_a_given_date_is_used_not_the_clock() -> None:
+    # Dates far from the clock: a rule that fell back to date.today() would answer the other way.
+    later = date(2100, 1, 1)
+    assert safety.is_shown_as_registered("registered", date(2099, 6, 30), today=later) is False
+    data = {"number": "PH123456", "status": "registered", "checked_on": date(2099, 12, 20), "period_to": date(2099, 12, 31)}
+    shown = safety.registration_display(make_record(registration=data).registration, later)
+    assert shown.shown_as_registered is False
+    assert shown.label == "Registration period ended on 31 December 2099 — check the HCPC register"
+    assert safety.freshness([date(2099, 1, 1)], date(2099, 1, 1), today=later).is_stale is True
+
+
+def test_the_allowed_age_defaults_to_90_days_in_an_app_without_the_setting() -> None:
+    from flask import Flask
+
+    with Flask("bare").app_context():
+        assert safety.max_check_age_days() == 90
+
+
+def test_details_are_stale_after_180_days_not_on_the_180th() -> None:
+    assert safety.freshness([TODAY - timedelta(days=180)], TODAY, today=TODAY).is_stale is False
+    assert safety.freshness([TODAY - timedelta(days=181)], TODAY, today=TODAY).is_stale is True
+
+
+def test_a_registration_marked_unchecked_is_not_shown_as_registered_even_with_a_check_date() -> None:
+    data = {"number": "PH123456", "status": "unchecked", "checked_on": TODAY - timedelta(days=1)}
+    shown = safety.registration_display(make_record(registration=data).registration, TODAY)
+    assert shown.label == "HCPC registration not yet checked — check the HCPC register"
+    assert (shown.tone, shown.shown_as_registered) == ("unknown", False)
+
+
+def test_registration_display_carries_every_field() -> None:
+    checked = date(2026, 11, 20)
+    registered = {"number": "PH123456", "status": "registered", "checked_on": checked}
+    shown = safety.registration_display(make_record(registration=registered).registration, TODAY)
+    assert (shown.number, shown.checked_on, shown.listed_by_default, shown.help) == ("PH123456", checked, True, "")
+    assert shown.label == "Registered with the HCPC (checked 20 November 2026)"
+    conditions = {**registered, "status": "conditions_of_practice"}
+    shown = safety.registration_display(make_record(registration=conditions).registration, TODAY)
+    assert shown.help == "May practise, subject to conditions set by the HCPC."
+    assert shown.listed_by_default is True
+    lapsed = {**registered, "status": "lapsed"}
+    shown = safety.registration_display(make_record(registration=lapsed).registration, TODAY)
+    assert (shown.listed_by_default, shown.help) == (False, "")
+    assert shown.label == "Registration lapsed (checked 20 November 2026): not registered to practise"
+
+
+def test_route_text_lists_three_limits_of_each_kind() -> None:
+    route = make_record(
+        referral_routes=[
+            {
+                "route": "self_referral",
+                "only_for": ["musculoskeletal", "sports", "pelvic_health"],
+                "not_for": ["whiplash", "headache", "arthritis"],
+            }
+        ]
+    ).referral_routes[0]
+    assert safety.route_text(route) == (
+        "You can refer yourself: only for Musculoskeletal (joints, back, muscles), Sports injuries and Pelvic health; "
+        "not for Whiplash, Headache or Arthritis"
+    )
+    two = make_record(
+        referral_routes=[{"route": "gp", "only_for": ["sports", "pelvic_health"], "not_for": ["whiplash", "headache"]}]
+    ).referral_routes[0]
+    assert safety.route_text(two) == "GP referral: only for Sports injuries and Pelvic health; not for Whiplash or Headache"
+
+
+def test_conditions_are_found_next_to_punctuation() -> None:
+    assert safety.conditions_in_text("physio for MS, Leeds") == ("multiple_sclerosis",)
+    assert safety.conditions_in_text("Back-pain/whiplash") == ("back_pain", "whiplash")
+
+
+def test_the_condition_phrase_table() -> None:
+    # Each condition is found by the words of its code, the words of its label before any
+    # bracket, and the short words people type; conditions_in_text reads this table.
+    phrases = safety._condition_phrases()
+    assert phrases == safety._PHRASES
+
+    def of(code: str) -> list[str]:
+        return [phrase for phrase, c in phrases if c == code]
+
+    assert of("brain_injury") == [" brain injury ", " acquired brain injury "]
+    assert of("multiple_sclerosis") == [" multiple sclerosis ", " multiple sclerosis ", " ms "]
+    assert of("chronic_pain") == [" chronic pain ", " persistent "]
+    assert of("parkinsons") == [" parkinsons ", " parkinson s ", " parkinson "]
+
+
+def test_route_masks_combine_entries_of_one_route() -> None:
+    # Two self-referral entries: the route applies to the groups of either, and excludes only what both exclude.
+    record = make_record(
+        referral_routes=[
+            {"route": "self_referral", "only_for": ["musculoskeletal"], "not_for": ["whiplash", "multiple_sclerosis"]},
+            {"route": "self_referral", "only_for": ["neurological"], "not_for": ["whiplash"]},
+            {"route": "gp"},
+        ]
+    )
+    specialism_bit = {"musculoskeletal": 0, "neurological": 1, "sports": 2}
+    condition_bit = {"multiple_sclerosis": 0, "stroke": 1, "whiplash": 2}
+    assert safety.route_masks(record, specialism_bit, condition_bit) == {
+        "self_referral": (0b011, 0b100),
+        "gp": (0b111, 0b000),
+    }
+
+
+def test_excluded_conditions_names_what_self_referral_is_not_for() -> None:
+    record = make_record(referral_routes=NOT_MS)
+    ms_and_back = safety.ReferralContext(conditions=("multiple_sclerosis", "back_pain"))
+    assert safety.excluded_conditions(record, "self_referral", ms_and_back) == ["multiple_sclerosis"]
+    assert safety.excluded_conditions(record, "gp", ms_and_back) == []
+    assert safety.excluded_conditions(record, "self_referral", None) == []
+    assert safety.excluded_conditions(record, "self_referral", safety.ReferralContext(conditions=("back_pain",))) == []
+
+
+def test_excluded_conditions_leaves_out_a_condition_another_entry_covers() -> None:
+    # Self-referral for neurological problems except MS, and for musculoskeletal problems:
+    # someone with MS who searched musculoskeletal care may refer themselves (the second entry).
+    record = make_record(
+        referral_routes=[
+            {"route": "self_referral", "only_for": ["neurological"], "not_for": ["multiple_sclerosis"]},
+            {"route": "self_referral", "only_for": ["musculoskeletal"]},
+        ]
+    )
+    msk = safety.ReferralContext(specialisms=("musculoskeletal",), conditions=("multiple_sclerosis",))
+    assert safety.excluded_conditions(record, "self_referral", msk) == []
+    neuro = safety.ReferralContext(specialisms=("neurological",), conditions=("multiple_sclerosis",))
+    assert safety.excluded_conditions(record, "self_referral", neuro) == ["multiple_sclerosis"]

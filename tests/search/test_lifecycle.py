@@ -245,3 +245,126 @@ def test_changed_synonyms_ask_for_a_rebuild(seeded_index, monkeypatch):
     report = update_index(seeded_index.store, seeded_index.index_dir)
     assert report.rebuilt and report.reason == "the synonyms list changed"
     assert index_status(seeded_index.store, seeded_index.index_dir).rebuild_needed is None
+
+
+def _truncate_largest_file(build) -> str:
+    """Cut the build's largest file in half (a disk that filled up, a copy cut short); its name."""
+    from finder.search.integrity import read_manifest
+
+    files = read_manifest(build)
+    relative = max(files, key=lambda f: int(files[f]["size"]))
+    path = build / relative
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size // 2)
+    return relative
+
+
+def _count_opens(monkeypatch) -> list[str]:
+    """The builds SearchIndex opens (each open reads and checks every file) from now on."""
+    from finder.search import searcher
+
+    opened: list[str] = []
+    real = searcher.Snapshot
+
+    def counting(index_dir, name):
+        opened.append(name)
+        return real(index_dir, name)
+
+    monkeypatch.setattr(searcher, "Snapshot", counting)
+    return opened
+
+
+def test_a_build_damaged_while_serving_is_refused_until_another_is_current(seeded_index, monkeypatch):
+    from finder.errors import IndexDamaged
+
+    index_dir = seeded_index.index_dir
+    handle = SearchIndex(index_dir, check_interval=0.0)
+    try:
+        with handle.snapshot() as first:
+            damaged = first.name
+        relative = _truncate_largest_file(builds_dir(index_dir) / damaged)
+        opened = _count_opens(monkeypatch)
+        for _ in range(3):
+            with pytest.raises(IndexDamaged, match=f"build {damaged} is damaged \\({relative} is "), handle.snapshot():
+                pass
+        # Refused from memory: the damaged build is not opened (read) again on every request.
+        assert opened == []
+        build_index(seeded_index.store, index_dir)
+        with handle.snapshot() as fresh:
+            assert fresh.name != damaged and fresh.documents == len(seeded_index.ids)
+        assert opened == [fresh.name]
+    finally:
+        handle.close()
+
+
+def test_a_build_that_fails_to_open_is_opened_once_not_per_request(seeded_index, monkeypatch):
+    from finder.errors import IndexDamaged
+
+    index_dir = seeded_index.index_dir
+    damaged = current_build(index_dir)
+    _truncate_largest_file(builds_dir(index_dir) / damaged)
+    opened = _count_opens(monkeypatch)
+    handle = SearchIndex(index_dir, check_interval=0.0)
+    try:
+        for _ in range(3):
+            with pytest.raises(IndexDamaged, match=f"build {damaged} is damaged"), handle.snapshot():
+                pass
+        assert opened == [damaged]
+    finally:
+        handle.close()
+
+
+def test_between_requests_the_serving_build_is_checked_by_size_against_the_manifest_read_at_open(
+    seeded_index, monkeypatch
+):
+    # A stat per file (no file read or hashed, the manifest not read again): it runs on every request.
+    from finder.search import searcher
+
+    handle = SearchIndex(seeded_index.index_dir, check_interval=0.0)
+    checks: list[dict] = []
+    real = searcher.verify_build
+    try:
+        with handle.snapshot() as snap:
+            manifest = snap.manifest
+        monkeypatch.setattr(searcher, "verify_build", lambda path, **kw: checks.append(kw) or real(path, **kw))
+        with handle.snapshot() as same:
+            assert same is snap
+        assert len(checks) == 1 and checks[0]["digests"] is False and checks[0]["files"] is manifest
+    finally:
+        handle.close()
+
+
+def test_with_no_interval_every_request_reads_the_pointer_even_within_one_clock_tick(seeded_index, monkeypatch):
+    # A coarse clock (or two requests in one tick) must not serve the old build after a switch.
+    from finder.search import searcher
+
+    monkeypatch.setattr(searcher.time, "monotonic", lambda: 1000.0)
+    handle = SearchIndex(seeded_index.index_dir, check_interval=0.0)
+    try:
+        with handle.snapshot() as first:
+            old = first.name
+        build_index(seeded_index.store, seeded_index.index_dir)
+        with handle.snapshot() as fresh:
+            assert fresh.name != old and fresh.name == current_build(seeded_index.index_dir)
+    finally:
+        handle.close()
+
+
+def test_no_index_yet_says_how_to_build_one(tmp_path):
+    from finder.errors import IndexMissing
+
+    handle = SearchIndex(tmp_path / "index")
+    with pytest.raises(IndexMissing) as caught, handle.snapshot():
+        pass
+    assert str(caught.value) == (
+        f"the search index has not been built yet: run `finder index build` (index directory {tmp_path / 'index'})"
+    )
+
+
+def test_a_pointer_to_a_build_that_is_not_there_names_no_build(seeded_index):
+    from finder.search.indexer import CURRENT
+
+    (seeded_index.index_dir / CURRENT).write_text("build-that-was-pruned\n", encoding="utf-8")
+    assert current_build(seeded_index.index_dir) is None
+    (seeded_index.index_dir / CURRENT).write_text("\n", encoding="utf-8")
+    assert current_build(seeded_index.index_dir) is None

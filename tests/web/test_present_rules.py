@@ -100,3 +100,54 @@ def test_unchecked_badge_wording() -> None:
     view = present.registration_view(make_record(registration={"number": "PH123456"}))
     assert view.badge == "HCPC registration not yet checked — check the HCPC register"
     assert not view.is_practising
+
+
+def test_registration_view_carries_the_number_date_help_and_listing() -> None:
+    checked = date.today() - timedelta(days=10)
+    record = make_record(registration={"number": "PH123456", "status": "conditions_of_practice", "checked_on": checked})
+    view = present.registration_view(record)
+    assert (view.number, view.checked_on, view.listed_by_default) == ("PH123456", checked, True)
+    assert view.help == "May practise, subject to conditions set by the HCPC."
+    lapsed = make_record(registration={"number": "PH123456", "status": "lapsed", "checked_on": checked})
+    assert present.registration_view(lapsed).listed_by_default is False
+
+
+def test_route_views_carry_labels_and_exclusions() -> None:
+    record = make_record(
+        referral_routes=[
+            {"route": "self_referral", "only_for": ["musculoskeletal", "sports"], "not_for": ["whiplash"]},
+            {"route": "neurologist"},
+        ]
+    )
+    assert [(v.label, v.only_for_labels, v.not_for) for v in present.route_views(record)] == [
+        ("You can refer yourself", ("Musculoskeletal (joints, back, muscles)", "Sports injuries"), ("whiplash",)),
+        ("Neurologist referral", (), ()),
+    ]
+
+
+def test_next_step_with_limits_and_what_was_searched() -> None:
+    from finder import safety
+
+    def step(routes: list[dict[str, object]], context: present.Context = None, **contact: str) -> str:
+        return present.next_step(make_record(referral_routes=routes, **contact), context)
+
+    ms_stroke = safety.ReferralContext(conditions=("multiple_sclerosis", "stroke"))
+    # A GP route only for neurological problems counts when a neurological problem was searched.
+    msk_self = {"route": "self_referral", "only_for": ["musculoskeletal"]}
+    assert step([msk_self, {"route": "gp", "only_for": ["neurological"]}], "neurological") == "Needs a referral from your GP."
+    # Self-referral for the searched group, with an exclusion the person has not ruled out.
+    assert step([{**msk_self, "not_for": ["whiplash"]}], "musculoskeletal") == "You can refer yourself (not for Whiplash)."
+    assert step([{"route": "self_referral", "not_for": ["multiple_sclerosis", "whiplash"]}]) == (
+        "You can refer yourself (not for Multiple sclerosis (MS) or Whiplash)."
+    )
+    not_both = [{"route": "self_referral", "not_for": ["multiple_sclerosis", "stroke"]}]
+    assert step([*not_both, {"route": "gp"}], ms_stroke) == (
+        "Self-referral here is not for Multiple sclerosis (MS) or Stroke: you need a referral from your GP."
+    )
+    assert step(not_both, ms_stroke) == (
+        "Self-referral here is not for Multiple sclerosis (MS) or Stroke: contact them to ask how to be seen."
+    )
+    # Self-referral only for musculoskeletal problems, a stroke searched, no other route.
+    stroke = safety.ReferralContext(conditions=("stroke",))
+    assert step([msk_self], stroke) == "Contact details not listed yet."
+    assert step([msk_self], stroke, phone="0113 496 0000") == "Contact them to ask how to be seen: phone 0113 496 0000."
