@@ -133,6 +133,8 @@ def test_without_a_setting_filter_the_nearest_place_of_any_kind_is_shown(around:
 def test_near_by_default_prefers_no_setting_and_includes_those_who_only_visit(around: SeededIndex) -> None:
     with around.index.snapshot() as snap:
         hits = snap.near(ORIGIN[0], ORIGIN[1], 5.0)
-        found = {int(p) for p in snap.pid[hits.rows]}
-    assert hits.preferred_distance is None and hits.preferred_index is None
+        found = {int(p): i for i, p in enumerate(snap.pid[hits.rows].tolist())}
+    # No setting preferred: the nearest place of any kind (the hospital 0.5 km away, its first place).
+    mixed = found[around.ids["hospital_and_clinics"]]
+    assert (round(float(hits.distance[mixed]), 3), int(hits.location_index[mixed])) == (0.5, 0)
     assert around.ids["visits_only"] in found
