@@ -148,7 +148,6 @@ class Store:
         self._stats_cache: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         #: The web app keeps recently shown listings (RowCache); commands read the database every time.
         self.row_cache = RowCache(row_cache_size) if row_cache_size > 0 else None
-        self._sample_memo: tuple[int, bool] | None = None
         self._remembered: dict[str, tuple[Any, Any]] = {}
 
     def location(self) -> str:
@@ -383,17 +382,16 @@ class Store:
 
     def has_sample_records(self, *, seq: int | None = None) -> bool:
         """Whether any current listing is fictional sample data; kept per change number ``seq`` when given."""
-        memo = self._sample_memo
-        if seq is not None and memo is not None and memo[0] == seq:
-            return memo[1]
+        if seq is None:
+            return self._any_sample()
+        return self.remember("has_sample_records", seq, self._any_sample)
+
+    def _any_sample(self) -> bool:
         with self.reader() as session:
             stmt = select(Practitioner.id).where(
                 Practitioner.is_sample.is_(True), Practitioner.withdrawn_at.is_(None)
             )
-            found = session.scalar(stmt.limit(1)) is not None
-        if seq is not None:
-            self._sample_memo = (seq, found)
-        return found
+            return session.scalar(stmt.limit(1)) is not None
 
     def ingest_runs(self, limit: int = 10) -> list[IngestRun]:
         with self.reader() as session:

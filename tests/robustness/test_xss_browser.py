@@ -19,17 +19,15 @@ from typing import Any
 
 import pytest
 
-from finder import create_app
 from finder.db import store_from
-from finder.ingest import SourceItem, ingest
 from tests.robustness.xss import (
     HOSTILE_EMAIL,
     HOSTILE_URL,
     MUST_SHOW,
     TEXT_FIELDS,
+    hostile_app,
     page_types,
     payload,
-    xss_record,
 )
 
 pytestmark = [pytest.mark.browser]
@@ -45,31 +43,15 @@ class XssSite:
 def xss_site(tmp_path_factory: pytest.TempPathFactory, gazetteer_path: Path) -> Iterator[XssSite]:
     from werkzeug.serving import make_server
 
-    from finder.search.indexer import build_index
-
-    instance = tmp_path_factory.mktemp("xss-site")
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(instance),
-            "GAZETTEER_PATH": str(gazetteer_path),
-            "RATELIMIT_ENABLED": False,
-            "SECRET_KEY": "test",
-        }
-    )
-    store = store_from(app)
-    store.upgrade()
-    report = ingest(store, [SourceItem(row=2, record=xss_record())], source="csv", input_name="xss fixture")
-    assert report.written, report.problems
-    build_index(store, app.config["INDEX_DIR"])
+    app, pid = hostile_app(tmp_path_factory.mktemp("xss-site"), gazetteer_path)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="xss-server", daemon=True)
     thread.start()
-    yield XssSite(url=f"http://127.0.0.1:{server.server_port}", pid=report.changed_ids[0])
+    yield XssSite(url=f"http://127.0.0.1:{server.server_port}", pid=pid)
     server.shutdown()
     thread.join(timeout=10)
     server.server_close()
-    store.dispose()
+    store_from(app).dispose()
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,7 @@ from typing import Any
 
 import pytest
 
-from finder import create_app
 from finder.db import store_from
-from finder.ingest import SourceItem, ingest
 from finder.records import Record
 from tests.helpers import record_data
 from tests.robustness.xss import (
@@ -28,10 +26,9 @@ from tests.robustness.xss import (
     MUST_SHOW,
     SURGERY_FIELDS,
     TEXT_FIELDS,
+    hostile_app,
     page_types,
     payload,
-    xss_epraccur,
-    xss_record,
 )
 
 
@@ -90,29 +87,9 @@ class HostileSite:
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory: pytest.TempPathFactory, gazetteer_path: Path) -> Iterator[HostileSite]:
     """A site whose only listing (and its GP surgery) carries a payload in every free-text field."""
-    from finder.search.indexer import build_index
-    from finder.sites import load_gp_surgeries
-    from scrapers.nhs_ods import parse_epraccur
-
-    instance = tmp_path_factory.mktemp("xss-pages")
-    app = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": str(instance),
-            "GAZETTEER_PATH": str(gazetteer_path),
-            "RATELIMIT_ENABLED": False,
-            "SECRET_KEY": "test",
-        }
-    )
-    store = store_from(app)
-    store.upgrade()
-    surgeries = load_gp_surgeries(store, parse_epraccur(xss_epraccur(), name="xss epraccur"), input_name="xss")
-    assert surgeries.written and surgeries.added == 1, surgeries.problems
-    report = ingest(store, [SourceItem(row=2, record=xss_record())], source="csv", input_name="xss fixture")
-    assert report.written, report.problems
-    build_index(store, app.config["INDEX_DIR"])
-    yield HostileSite(client=app.test_client(), pid=report.changed_ids[0])
-    store.dispose()
+    app, pid = hostile_app(tmp_path_factory.mktemp("xss-pages"), gazetteer_path)
+    yield HostileSite(client=app.test_client(), pid=pid)
+    store_from(app).dispose()
 
 
 HTML_PAGES = [name for name, _ in page_types(0) if name not in ("referral text", "api record")]

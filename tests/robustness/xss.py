@@ -6,6 +6,8 @@ Every value is FICTIONAL test data.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from finder.records import Record
@@ -140,3 +142,32 @@ def xss_epraccur() -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerow(cells)
     return buffer.getvalue().encode("utf-8")
+
+
+def hostile_app(instance: Path, gazetteer_path: Path) -> tuple[Any, int]:
+    """A site (store, GP surgery, index) whose only listing and its GP surgery carry a payload
+    in every free-text field: (the app, the listing's id). The caller disposes of the store."""
+    from finder import create_app
+    from finder.db import store_from
+    from finder.ingest import SourceItem, ingest
+    from finder.search.indexer import build_index
+    from finder.sites import load_gp_surgeries
+    from scrapers.nhs_ods import parse_epraccur
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(instance),
+            "GAZETTEER_PATH": str(gazetteer_path),
+            "RATELIMIT_ENABLED": False,
+            "SECRET_KEY": "test",
+        }
+    )
+    store = store_from(app)
+    store.upgrade()
+    surgeries = load_gp_surgeries(store, parse_epraccur(xss_epraccur(), name="xss epraccur"), input_name="xss")
+    assert surgeries.written and surgeries.added == 1, surgeries.problems
+    report = ingest(store, [SourceItem(row=2, record=xss_record())], source="csv", input_name="xss fixture")
+    assert report.written, report.problems
+    build_index(store, app.config["INDEX_DIR"])
+    return app, report.changed_ids[0]
