@@ -343,7 +343,7 @@ def count_plan(snap: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
     Group 0 (fails nothing) counts in every column; a candidate failing only the
     filter of facet F counts in F's columns (or only a flag's bit); a candidate
-    failing a filter that is never left out (registration, area) or two filters
+    failing a filter that is never left out (registration) or two filters
     or more counts nowhere.
     """
     width = snap.matrix.shape[1]
@@ -391,21 +391,17 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         visits_later = not beyond
         geo = snap.near(
             float(location.lat), float(location.lon), float(search.radius_km),
-            prefer_settings=prefer, home_visits_beyond=beyond, check_visits=not visits_later,
+            prefer_settings=prefer, home_visits_beyond=beyond,
         )
         # Online services have no place: only those with a place in range (or
         # visiting the point) are candidates; the rest are counted apart.
-        rows, distance, location_index = geo.rows, geo.distance, geo.location_index
-        visits_you = None if visits_later else geo.visits_you
-        placed = None if geo.all_in_range else geo.in_range | geo.visits_you
+        rows, distance, location_index, visits_you = geo.rows, geo.distance, geo.location_index, geo.visits_you
         settings = geo.settings.astype(snap.bits["setting"].dtype, copy=False)
         if text_docs is not None and text_scores is not None:
             rows, scores, keep = lookup(text_docs, rows, np.zeros(len(rows), dtype=np.float64), text_scores)
             distance, location_index, settings = distance[keep], location_index[keep], settings[keep]
             if visits_you is not None:
                 visits_you = visits_you[keep]
-            if placed is not None:
-                placed = placed[keep]
     else:
         if text_docs is not None and text_scores is not None:
             rows, scores = text_docs, text_scores
@@ -415,7 +411,7 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
         else:
             # What without where or words: conditions or filters read from the text.
             rows = np.flatnonzero(snap.alive)
-        distance = visits_you = location_index = placed = None
+        distance = visits_you = location_index = None
         settings = None
         visits_later = False
 
@@ -432,8 +428,6 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
             visits_you = visits_you[keep]
         if settings is not None:
             settings = settings[keep]
-        if placed is not None:
-            placed = placed[keep]
 
     # ---- every facet's bits and the flags of the candidates, one byte row each ----
     n = len(rows)
@@ -504,10 +498,6 @@ def _run(snap: Any, search: SearchQuery, concepts: list[Any]) -> SearchResults:
                 values = snap.flags[flag][rows]
             names.append("flag:" + flag)
             fails.append(~values)
-    if placed is not None:
-        # In the area: a location in range, or they visit you.
-        names.append("area")
-        fails.append(~placed)
 
     # ---- total and facet counts: each facet counted with its own filter left out ----
     # One pass: a candidate passing every filter counts in every column; one failing

@@ -259,11 +259,10 @@ class GeoHits:
     rows: np.ndarray  # sorted unique rows
     #: km: nearest in-range location (of a preferred setting, where they have one), else the home-visit base
     distance: np.ndarray
-    in_range: np.ndarray  # bool: has a location within the radius
-    visits_you: np.ndarray  # bool: their home-visit area covers the point
+    #: bool: their home-visit area covers the point (None: not checked, see Snapshot.near)
+    visits_you: np.ndarray | None
     location_index: np.ndarray  # which of the record's locations ``distance`` is to (-1: none in range)
     settings: np.ndarray  # setting bits of the in-range locations
-    all_in_range: bool = False  # every row has a location in range (in_range is all True)
 
 
 class Snapshot:
@@ -700,18 +699,18 @@ class Snapshot:
         *,
         prefer_settings: int = 0,
         home_visits_beyond: bool = True,
-        check_visits: bool = True,
     ) -> GeoHits:
         """Rows with a location within radius_km, or whose home-visit area covers the point.
 
+        Every row returned is in the area: a location in range, or visits to the point.
         ``prefer_settings``: setting bits the user filters on; the distance (and
         location index) is then to the nearest in-range location with one of
         them, where there is one, so that a search for a community clinic shows
         the distance to the clinic.
         ``home_visits_beyond=False``: skip practitioners who only visit the
         point (no location in range); the caller knows none of them can match.
-        With it, ``check_visits=False`` leaves ``visits_you`` all False: the
-        caller asks visits_you_at() for the rows it needs.
+        Whether the others visit the point is then not checked (``visits_you``
+        None): the caller asks visits_you_at() for the few rows it needs.
         """
         around = bounding_box(lat, lon, radius_km)
         # The locations in the cells around the point (see loc_data for the columns).
@@ -741,21 +740,13 @@ class Snapshot:
         near_dist = dist[order[starts]]
         near_index = index_sorted.take(starts).astype(np.int64)
         # Setting bits of every in-range location of each row.
-        if len(near_rows) == len(rows):
+        if len(near_rows) == len(rows):  # one location in range each (and no location at all)
             settings = loc_settings
         else:
-            settings = np.bitwise_or.reduceat(loc_settings, starts) if len(starts) else loc_settings[:0]
+            settings = np.bitwise_or.reduceat(loc_settings, starts)
 
-        n_near = len(near_rows)
         if not home_visits_beyond:
-            # Only whether the practitioners found above visit the point too: every row is in range.
-            all_rows = near_rows
-            n = n_near
-            distance = near_dist
-            in_range = np.ones(n, dtype=bool)
-            location_index = near_index
-            setting_bits = settings
-            visits_you = self.visits_you_at(lat, lon, near_rows) if check_visits else np.zeros(n, dtype=bool)
+            return GeoHits(near_rows, near_dist, None, near_index, settings)
         else:
             # Home visits: the point inside the practitioner's coverage circle.
             covered_rows = _EMPTY_DOCS
@@ -772,7 +763,6 @@ class Snapshot:
             all_rows = sorted_union(near_rows, covered_rows)
             n = len(all_rows)
             distance = np.empty(n, dtype=np.float64)
-            in_range = np.zeros(n, dtype=bool)
             visits_you = np.zeros(n, dtype=bool)
             location_index = np.full(n, -1, dtype=np.int64)
             setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
@@ -780,13 +770,10 @@ class Snapshot:
             visits_you[pos] = True
             distance[pos] = covered_dist
             near_pos = np.searchsorted(all_rows, near_rows)
-            in_range[near_pos] = True
             distance[near_pos] = near_dist  # a location in range wins over the home-visit base
             location_index[near_pos] = near_index
             setting_bits[near_pos] = settings
-        return GeoHits(
-            all_rows, distance, in_range, visits_you, location_index, setting_bits, all_in_range=not home_visits_beyond
-        )
+            return GeoHits(all_rows, distance, visits_you, location_index, setting_bits)
 
 
 class SearchIndex:

@@ -18,6 +18,8 @@ import pytest
 
 from finder.db import Store
 from finder.geo.distance import EARTH_RADIUS_KM, haversine_km
+from finder.records import Record
+from finder.search import searcher
 from finder.web import present
 from tests.plugins.search import ORIGIN, SeededIndex, listing, make_seeded, north_of_origin, origin
 
@@ -40,8 +42,22 @@ def place(setting: str, lat_lon: tuple[float, float]) -> dict[str, Any]:
 COMPASS = {"n": 0, "ne": 45, "e": 90, "se": 135, "s": 180, "sw": 225, "w": 270, "nw": 315}
 
 
-@pytest.fixture
-def around(sqlite_store: Store, tmp_path: Path) -> Iterator[SeededIndex]:
+#: Every setting a place can have (online services have no place).
+PLACE_SETTINGS = ("hospital", "community_clinic", "gp_surgery", "private_clinic", "charity_centre", "workplace", "sports_club")
+
+
+def nearest_then_every_other(key: str, nearest: str) -> Record:
+    """A listing with a place of ``nearest`` 0.3 km north, then one of every other setting 0.7 km north."""
+    others = [place(setting, north_of_origin(0.7)) for setting in PLACE_SETTINGS if setting != nearest]
+    return listing(key, km=None, locations=[place(nearest, north_of_origin(0.3)), *others])
+
+
+@pytest.fixture(params=["cell table", "grid fallback"])
+def around(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sqlite_store: Store, tmp_path: Path) -> Iterator[SeededIndex]:
+    """The listings below, searched through the cell table of locations and through the
+    fallback used when the locations spread over too many cells for a table."""
+    if request.param == "grid fallback":
+        monkeypatch.setattr(searcher, "MAX_CELL_TABLE", 0)
     listings = [
         (f"{name}_in", listing(f"{name}_in", km=None, locations=[place("private_clinic", towards(deg, 4.9))]))
         for name, deg in COMPASS.items()
@@ -85,7 +101,13 @@ def around(sqlite_store: Store, tmp_path: Path) -> Iterator[SeededIndex]:
             ),
         ),
     ]
+    listings += [
+        ("hospital_then_all", nearest_then_every_other("hospital_then_all", "hospital")),
+        ("clinic_then_all", nearest_then_every_other("clinic_then_all", "private_clinic")),
+    ]
     seeded = make_seeded(sqlite_store, tmp_path / "index", listings)
+    with seeded.index.snapshot() as snap:
+        assert (snap.loc_cells is None) == (request.param == "grid fallback")
     yield seeded
     seeded.index.close()
 
@@ -137,4 +159,21 @@ def test_near_by_default_prefers_no_setting_and_includes_those_who_only_visit(ar
     # No setting preferred: the nearest place of any kind (the hospital 0.5 km away, its first place).
     mixed = found[around.ids["hospital_and_clinics"]]
     assert (round(float(hits.distance[mixed]), 3), int(hits.location_index[mixed])) == (0.5, 0)
+    # Whatever setting a preference would favour, the nearest place is shown: 0.3 km, the first.
+    for key in ("hospital_then_all", "clinic_then_all"):
+        row = found[around.ids[key]]
+        assert (round(float(hits.distance[row]), 3), int(hits.location_index[row])) == (0.3, 0), key
     assert around.ids["visits_only"] in found
+    assert hits.visits_you is not None and bool(hits.visits_you[found[around.ids["visits_only"]]])
+
+
+def test_without_home_visits_beyond_only_places_in_range_and_visits_are_left_to_the_caller(around: SeededIndex) -> None:
+    with around.index.snapshot() as snap:
+        hits = snap.near(ORIGIN[0], ORIGIN[1], 5.0, home_visits_beyond=False)
+        key_of = {v: k for k, v in around.ids.items()}
+        keys = {key_of[int(p)] for p in snap.pid[hits.rows].tolist()}
+        assert hits.visits_you is None
+        assert "visits_only" not in keys and {"visits_1km", "clinic_2km", "hospital_then_all"} <= keys
+        # Asked for the rows it needs, the caller learns who visits the point.
+        visits = snap.visits_you_at(ORIGIN[0], ORIGIN[1], hits.rows)
+        assert {key_of[int(p)] for p in snap.pid[hits.rows[visits]].tolist()} == {"visits_1km"}
