@@ -70,6 +70,8 @@ from benchmarks.common import CACHE, gazetteer_path, load_generated  # noqa: E40
 TIMEOUT_S = 5.0
 POOL_SIZE = 6_000
 OK_STATUSES = frozenset({200, 304})
+#: The kind reported for ``--only PATH``.
+ONLY_KIND = "only one path"
 
 #: The query mix: (kind, share). Searches by place dominate, as on the live site.
 MIX: list[tuple[str, float]] = [
@@ -683,13 +685,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open-steps", type=int, default=4, help="Open-loop rates to try (bisection).")
     parser.add_argument("--rates", default="", help="Open-loop rates to run (req/s, comma-separated) instead of bisecting.")
     parser.add_argument("--requests-per-connection", type=int, default=8, help="Mean requests per keep-alive connection.")
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="PATH",
+        help="Send only this path (e.g. /api/v1/vocabularies, the cheapest request through every layer): "
+        "the floor that gunicorn, the app's per-request work and this client set on this machine.",
+    )
     args = parser.parse_args(argv)
     CACHE.mkdir(parents=True, exist_ok=True)
 
     folder = ensure_data(args.records, args.seed)
     meta = json.loads((folder / "done.json").read_text())
     places = draw_places(folder, args.seed)
-    pool = request_paths(places, args.seed)
+    pool = [(ONLY_KIND, args.only)] if args.only else request_paths(places, args.seed)
     levels = [int(v) for v in args.levels.split(",") if v.strip()]
     # Half the time for the closed-loop sweep, half for the open-loop search.
     closed_s = args.duration / 2 / len(levels)
@@ -760,25 +769,30 @@ def main(argv: list[str] | None = None) -> int:
           f"{cpu_speed():.1f} after; worker memory at the end: {memory} MB; workers started during the run: {recycled}")
     shown = best or closed[0]
     print(f"\nlatency by request kind in '{shown.name}' (ms):")
-    for kind, _ in MIX:
+    for kind in kinds_sent(shown):
         values = shown.by_kind.get(kind, [])
         print(f"  {kind:<36}{len(values):>7}  p50 {percentile(values, 0.5):6.1f}  p95 {percentile(values, 0.95):6.1f}  p99 {percentile(values, 0.99):6.1f}")
     print_stages(closed[0])
     full = closed[-1]
     if best is not None:
         summary = (
-            f"RESULT load: {meta['documents']:,} listings, gunicorn {settings}: {best.rate:.0f} req/s with p99 "
+            f"RESULT load{' ' + args.only if args.only else ''}: {meta['documents']:,} listings, gunicorn {settings}: {best.rate:.0f} req/s with p99 "
             f"{best.pct(0.99):.1f} ms (p50 {best.pct(0.5):.1f}, p95 {best.pct(0.95):.1f}) <= {args.p99:g} ms target "
             f"(open loop); ceiling {ceiling:.0f} req/s (closed loop); errors {errors} of {sent:,} requests "
             f"(full load c={levels[-1]}: {full.errors}); client used {full.client_cpu:.2f} of {os.cpu_count()} cores"
         )
     else:
         summary = (
-            f"RESULT load: {meta['documents']:,} listings, gunicorn {settings}: no rate tried kept p99 <= {args.p99:g} ms; "
+            f"RESULT load{' ' + args.only if args.only else ''}: {meta['documents']:,} listings, gunicorn {settings}: no rate tried kept p99 <= {args.p99:g} ms; "
             f"ceiling {ceiling:.0f} req/s; lowest p99 {min(r.pct(0.99) for r in everything):.1f} ms; errors {errors} of {sent:,}"
         )
     print("\n" + summary)
     return 0 if errors == 0 else 1
+
+
+def kinds_sent(result: PhaseResult) -> list[str]:
+    """The request kinds of the mix in its order, or the one path of ``--only``."""
+    return [kind for kind, _ in MIX] if ONLY_KIND not in result.by_kind else [ONLY_KIND]
 
 
 STAGE_COLUMNS = ("place", "understand", "search", "rows", "views", "map", "render", "other", "total")
@@ -788,7 +802,7 @@ def print_stages(result: PhaseResult) -> None:
     """Mean server milliseconds per stage and request kind (Server-Timing), from an uncontended phase."""
     print(f"\nserver time by stage in '{result.name}' (mean ms per request; one request at a time, so no queueing):")
     print(f"  {'kind':<36}{'n':>6}" + "".join(f"{name:>11}" for name in STAGE_COLUMNS))
-    for kind, _ in MIX:
+    for kind in kinds_sent(result):
         spent = result.stages.get(kind)
         if not spent or not spent["requests"]:
             continue
