@@ -181,16 +181,16 @@ def _ranges(found: list[int]) -> np.ndarray:
 
 
 def nearest_first(rows: np.ndarray, dist: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
-    """An order sorting by row, then distance (to the micrometre): one integer sort, not a lexsort.
+    """An order sorting by row, then distance (to the millimetre): one integer sort, not a lexsort.
 
     With ``wanted`` (per point), a row's wanted points come before its others.
     """
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
-    micro = np.rint(dist * 1e6)
-    if len(micro) and micro.max() >= 1 << 34:  # beyond 17,000 km
-        np.minimum(micro, (1 << 34) - 1, out=micro)
-    key = micro.astype(np.int64)
+    mm = np.rint(dist * 1e6)
+    if len(mm) and mm.max() >= 1 << 34:  # beyond 17,179 km (2^34 mm): capped below the row bits
+        np.minimum(mm, (1 << 34) - 1, out=mm)
+    key = mm.astype(np.int64)
     if wanted is None:
         key |= rows.astype(np.int64, copy=False) << 34
     else:

@@ -14,12 +14,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from finder.db import Store
-from finder.geo.distance import EARTH_RADIUS_KM, haversine_km
+from finder.geo.distance import EARTH_RADIUS_KM, bounding_box, haversine_km
 from finder.records import Record
 from finder.search import searcher
+from finder.search.searcher import (
+    LAT_CELL,
+    LON_CELL,
+    CellTable,
+    grid_candidates,
+    grid_keys,
+    nearest_first,
+)
 from finder.web import present
 from tests.plugins.search import ORIGIN, SeededIndex, listing, make_seeded, north_of_origin, origin
 
@@ -46,10 +55,10 @@ COMPASS = {"n": 0, "ne": 45, "e": 90, "se": 135, "s": 180, "sw": 225, "w": 270, 
 PLACE_SETTINGS = ("hospital", "community_clinic", "gp_surgery", "private_clinic", "charity_centre", "workplace", "sports_club")
 
 
-def nearest_then_every_other(key: str, nearest: str) -> Record:
-    """A listing with a place of ``nearest`` 0.3 km north, then one of every other setting 0.7 km north."""
+def every_other_then_nearest(key: str, nearest: str) -> Record:
+    """A listing with a place of every other setting 0.7 km north, then its last place: ``nearest``, 0.3 km north."""
     others = [place(setting, north_of_origin(0.7)) for setting in PLACE_SETTINGS if setting != nearest]
-    return listing(key, km=None, locations=[place(nearest, north_of_origin(0.3)), *others])
+    return listing(key, km=None, locations=[*others, place(nearest, north_of_origin(0.3))])
 
 
 @pytest.fixture(params=["cell table", "grid fallback"])
@@ -102,8 +111,8 @@ def around(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sqli
         ),
     ]
     listings += [
-        ("hospital_then_all", nearest_then_every_other("hospital_then_all", "hospital")),
-        ("clinic_then_all", nearest_then_every_other("clinic_then_all", "private_clinic")),
+        ("all_then_hospital", every_other_then_nearest("all_then_hospital", "hospital")),
+        ("all_then_clinic", every_other_then_nearest("all_then_clinic", "private_clinic")),
     ]
     seeded = make_seeded(sqlite_store, tmp_path / "index", listings)
     with seeded.index.snapshot() as snap:
@@ -147,7 +156,16 @@ def test_a_setting_filter_shows_the_nearest_place_of_that_setting(around: Seeded
 
 
 def test_without_a_setting_filter_the_nearest_place_of_any_kind_is_shown(around: SeededIndex) -> None:
-    hits = _hits(around, around.search(location=origin(), radius_km=5, per_page=100))
+    results = around.search(location=origin(), radius_km=5, per_page=100)
+    keys = around.keys(results)
+    # Each listing once, though visits_1km is found both by its clinic and by its home visits.
+    assert sorted(keys) == sorted(
+        [f"{name}_in" for name in COMPASS]
+        + ["clinic_2km", "hospital_and_clinics", "visits_1km", "visits_only", "all_then_hospital", "all_then_clinic"]
+    )
+    assert results.total == len(keys)
+    hits = _hits(around, results)
+    assert (hits["all_then_clinic"].distance_km, hits["all_then_clinic"].location_index) == (0.3, 6)
     assert (hits["hospital_and_clinics"].distance_km, hits["hospital_and_clinics"].location_index) == (0.5, 0)
     assert hits["visits_only"].visits_you is True and hits["visits_only"].location_index is None
 
@@ -159,10 +177,10 @@ def test_near_by_default_prefers_no_setting_and_includes_those_who_only_visit(ar
     # No setting preferred: the nearest place of any kind (the hospital 0.5 km away, its first place).
     mixed = found[around.ids["hospital_and_clinics"]]
     assert (round(float(hits.distance[mixed]), 3), int(hits.location_index[mixed])) == (0.5, 0)
-    # Whatever setting a preference would favour, the nearest place is shown: 0.3 km, the first.
-    for key in ("hospital_then_all", "clinic_then_all"):
+    # Whatever setting a preference would favour, the nearest place is shown: 0.3 km, the last of 7.
+    for key in ("all_then_hospital", "all_then_clinic"):
         row = found[around.ids[key]]
-        assert (round(float(hits.distance[row]), 3), int(hits.location_index[row])) == (0.3, 0), key
+        assert (round(float(hits.distance[row]), 3), int(hits.location_index[row])) == (0.3, 6), key
     assert around.ids["visits_only"] in found
     assert hits.visits_you is not None and bool(hits.visits_you[found[around.ids["visits_only"]]])
 
@@ -173,7 +191,49 @@ def test_without_home_visits_beyond_only_places_in_range_and_visits_are_left_to_
         key_of = {v: k for k, v in around.ids.items()}
         keys = {key_of[int(p)] for p in snap.pid[hits.rows].tolist()}
         assert hits.visits_you is None
-        assert "visits_only" not in keys and {"visits_1km", "clinic_2km", "hospital_then_all"} <= keys
+        assert "visits_only" not in keys and {"visits_1km", "clinic_2km", "all_then_hospital"} <= keys
         # Asked for the rows it needs, the caller learns who visits the point.
         visits = snap.visits_you_at(ORIGIN[0], ORIGIN[1], hits.rows)
         assert {key_of[int(p)] for p in snap.pid[hits.rows[visits]].tolist()} == {"visits_1km"}
+
+
+def test_nearest_first_orders_each_rows_places_by_distance_even_beyond_17000_km() -> None:
+    """Distances are packed into an integer key below the row: the farthest ones are capped, never
+    spilled into the row's bits (which would move a place to another listing's group)."""
+    rows = np.array([0, 0, 1, 1, 1])
+    dist = np.array([17_500.0, 16_000.0, 5.0, 18_000.0, 0.25])
+    assert nearest_first(rows, dist).tolist() == [1, 0, 4, 2, 3]
+    # A row's wanted places first, then by distance.
+    wanted = np.array([True, False, False, True, False])
+    assert nearest_first(rows, dist, wanted).tolist() == [0, 1, 3, 4, 2]
+
+
+def test_the_cells_a_box_touches_hold_exactly_the_points_found_for_it() -> None:
+    """The cell table and the binary-search fallback each find exactly the points whose
+    cell lies in the box's rows and columns: no cell missed, and no cell beyond (a
+    bigger set would still be filtered by distance, but read for nothing)."""
+    rng = np.random.default_rng(16)
+    lats, lons = rng.uniform(50.0, 58.5, 3000), rng.uniform(-6.0, 1.7, 3000)
+    keys = grid_keys(lats, lons)
+    order = np.argsort(keys, kind="stable")
+    keys, lats, lons = keys[order], lats[order], lons[order]
+    table = CellTable.build(keys)
+    assert table is not None
+    cell_row, cell_col = np.floor(lats / LAT_CELL), np.floor((lons + 180.0) / LON_CELL)
+    boxes = [bounding_box(float(lat), float(lon), float(km)) for lat, lon, km in zip(
+        rng.uniform(49.0, 59.5, 60), rng.uniform(-8.0, 3.0, 60), rng.uniform(0.5, 80.0, 60), strict=True
+    )]
+    boxes += [
+        (52.0, -9.0, 53.0, -7.0),  # rows of points, but west of every column
+        (59.0, -3.0, 60.0, -2.0),  # columns of points, but north of every row
+        (49.0, -8.0, 60.0, 3.0),  # around everything
+        (-10.0, -190.0, 10.0, 190.0),  # beyond the date line both ways
+    ]
+    for box in boxes:
+        rows = (math.floor(box[0] / LAT_CELL), math.floor(box[2] / LAT_CELL))
+        cols = (math.floor((max(box[1], -180.0) + 180.0) / LON_CELL), math.floor((min(box[3], 180.0) + 180.0) / LON_CELL))
+        inside = (cell_row >= rows[0]) & (cell_row <= rows[1]) & (cell_col >= cols[0]) & (cell_col <= cols[1])
+        expected = np.flatnonzero(inside).tolist()
+        assert table.candidates(box).tolist() == expected, box
+        assert grid_candidates(keys, (box, 0)).tolist() == expected, box
+    assert any(len(table.candidates(box)) for box in boxes[:60])
