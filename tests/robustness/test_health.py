@@ -99,6 +99,28 @@ def test_store_without_index_or_gazetteer_is_alive_but_not_ready(app: Any) -> No
     assert "run `finder geo build`" in problem["detail"]
 
 
+def test_a_store_behind_the_code_reports_its_own_schema_and_what_to_run(app: Any) -> None:
+    """A store one migration behind: the store's revision is reported (not the code's), and the fix."""
+    from alembic import command
+
+    from finder.db import Store
+
+    store = store_from(app)
+    head = newest_migration()
+    previous = "0005"
+    assert previous != head
+    with store.engine.begin() as connection:
+        command.upgrade(Store._alembic_config(store, connection), previous)
+    assert stored_revision(app.config["DATABASE_URL"]) == previous
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = _problem(response)
+    assert body["missing"][0] == "store"
+    check = body["checks"]["store"]
+    assert (check["ok"], check["schema"]) == (False, previous)
+    assert check["problem"] == f"the store's schema is at {previous}, this code needs {head}: run `finder init-db`"
+
+
 def test_unreachable_database_is_503_without_its_address(tmp_path: Path) -> None:
     from tests.robustness.conftest import free_port
 

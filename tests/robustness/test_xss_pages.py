@@ -8,6 +8,8 @@ second and in every test run, so a `|safe` or a `Markup()` on any stored text fa
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -143,13 +145,28 @@ def test_hostile_links_stay_one_attribute(hostile_site: HostileSite) -> None:
     assert parsed.injected() == []
 
 
-def test_plain_text_summary_is_never_html(hostile_site: HostileSite) -> None:
-    response = hostile_site.client.get(f"/practitioners/{hostile_site.pid}/referral.txt")
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [
+        ("/practitioners/{pid}/referral.txt", "text/plain"),
+        ("/shortlist.txt?ids={pid}", "text/plain"),
+        ("/search.txt?q=F-name", "text/plain"),
+        ("/shortlist.csv?ids={pid}", "text/csv"),
+        ("/search.csv?q=F-name", "text/csv"),
+    ],
+)
+def test_plain_text_and_csv_exports_are_never_html(hostile_site: HostileSite, path: str, mimetype: str) -> None:
+    response = hostile_site.client.get(path.format(pid=hostile_site.pid))
     assert response.status_code == 200
-    assert response.mimetype == "text/plain" and response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.mimetype == mimetype and response.headers["X-Content-Type-Options"] == "nosniff"
     body = response.get_data(as_text=True)
-    for marker in MUST_SHOW["referral text"]:
+    if mimetype == "text/csv":
+        body = "\n".join(cell for row in csv.reader(io.StringIO(body)) for cell in row)
+    for marker in ("name", "practice"):
         assert payload(marker) in body, marker  # exactly as typed: plain text is not HTML
+    if path.startswith("/practitioners/"):
+        for marker in MUST_SHOW["referral text"]:
+            assert payload(marker) in body, marker
 
 
 def test_api_record_is_json_with_the_text_as_stored(hostile_site: HostileSite) -> None:

@@ -108,6 +108,9 @@ def page_types(pid: int) -> list[tuple[str, str]]:
         ("practitioner with back link", f"/practitioners/{pid}?back=" + quote("/search?q=x\"><script>alert(1)</script>", safe="")),
         ("referral summary", f"/practitioners/{pid}/referral"),
         ("referral text", f"/practitioners/{pid}/referral.txt"),
+        ("shortlist", f"/shortlist?ids={pid}"),
+        ("compare", f"/compare?ids={pid}"),
+        ("report a problem", f"/practitioners/{pid}/report"),
         ("about", "/about"),
         ("api guide", "/api"),
         ("not found", "/practitioners/" + quote("<script>alert(1)</script>", safe="")),
@@ -121,6 +124,8 @@ MUST_SHOW = {
     "practitioner": {"name", "practice", "bio", "notes", "refphone", "phone", "locname", "hours", "locphone"},
     "referral summary": {"name", "practice", "notes", "refphone"},
     "referral text": {"name", "practice", "notes", "refphone"},
+    "shortlist": {"name", "practice"},
+    "compare": {"name", "practice", "refphone", "phone", "locname", "address", "town", "hours"},
 }
 
 
