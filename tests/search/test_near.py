@@ -25,6 +25,7 @@ from finder.search.searcher import (
     LAT_CELL,
     LON_CELL,
     CellTable,
+    Snapshot,
     grid_candidates,
     grid_keys,
     nearest_first,
@@ -237,3 +238,17 @@ def test_the_cells_a_box_touches_hold_exactly_the_points_found_for_it() -> None:
         assert table.candidates(box).tolist() == expected, box
         assert grid_candidates(keys, (box, 0)).tolist() == expected, box
     assert any(len(table.candidates(box)) for box in boxes[:60])
+
+
+def test_the_index_distance_is_the_haversine_exactly_even_at_the_antipode() -> None:
+    """Snapshot._haversine reads prepared half-angles but must give haversine_km's very values:
+    the radius edge (a place exactly on it is in range) depends on it, east-west too."""
+    rng = np.random.default_rng(15)
+    lats, lons = rng.uniform(49.0, 59.0, 500), rng.uniform(-8.0, 2.0, 500)
+    # The antipode of (51.3, -6.0): rounding there puts the haversine's a one unit above 1 (clipped).
+    lats, lons = np.append(lats, [-51.3, 51.3]), np.append(lons, [174.0, -6.0])
+    for lat, lon in ((53.8, -1.55), (51.3, -6.0)):
+        ours = Snapshot._haversine(lat, lon, np.radians(lats) / 2.0, np.radians(lons) / 2.0, np.cos(np.radians(lats)))
+        assert np.array_equal(ours, haversine_km(lat, lon, lats, lons))
+        assert np.isfinite(ours).all()
+    assert float(ours[-2]) == pytest.approx(math.pi * EARTH_RADIUS_KM)
