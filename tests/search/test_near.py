@@ -252,3 +252,13 @@ def test_the_index_distance_is_the_haversine_exactly_even_at_the_antipode() -> N
         assert np.array_equal(ours, haversine_km(lat, lon, lats, lons))
         assert np.isfinite(ours).all()
     assert float(ours[-2]) == pytest.approx(math.pi * EARTH_RADIUS_KM)
+
+
+def test_nearest_first_breaks_ties_by_the_order_places_are_listed() -> None:
+    """Two places of one listing at the same distance: the first listed is the one shown,
+    on every run and in page and API alike (a sort that is not stable would pick either)."""
+    rng = np.random.default_rng(60)
+    rows = np.sort(rng.integers(0, 50, 4000))
+    dist = rng.integers(0, 3, 4000) * 0.5  # many ties within each row
+    expected = sorted(range(len(rows)), key=lambda i: (int(rows[i]), float(dist[i]), i))
+    assert nearest_first(rows, dist).tolist() == expected
