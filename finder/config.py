@@ -78,7 +78,10 @@ DEFAULTS: dict[str, Any] = {
     # Default: the PUBLIC_URL's host when that is set; other Hosts get 400.
     "TRUSTED_HOSTS": None,
     # Listings each web worker keeps between requests while the store has not changed (finder.db.RowCache); 0: none.
-    "ROW_CACHE_SIZE": 5000,
+    # Off by default: each kept listing is ~40 objects the garbage collector walks, and with 5,000 kept a
+    # full collection took ~190 ms every ~150 requests (benchmarks/README.md), more than the reads it saved
+    # when searches spread over the whole country. Worth it only where a few hundred listings get most views.
+    "ROW_CACHE_SIZE": 0,
     # Compress pages and JSON for clients that accept it (Flask-Compress: br, gzip). Off when nginx is in
     # front (deploy/nginx/finder.conf compresses there, and the app's CPU serves requests instead).
     "COMPRESS_REGISTER": True,
