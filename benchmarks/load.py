@@ -276,7 +276,7 @@ class Server:
         return statuses
 
 
-def start_server(folder: Path, workers: int | None, threads: int | None) -> Server:
+def start_server(folder: Path, workers: int | None, threads: int | None, row_cache: int | None = None) -> Server:
     port = free_port()
     log_path = folder / "gunicorn.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINDER_")}
@@ -298,6 +298,8 @@ def start_server(folder: Path, workers: int | None, threads: int | None) -> Serv
         env["FINDER_WORKERS"] = str(workers)
     if threads:
         env["FINDER_THREADS"] = str(threads)
+    if row_cache is not None:
+        env["FINDER_ROW_CACHE_SIZE"] = str(row_cache)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn) if gunicorn.exists() else "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "finder:create_app()"]
     handle = log_path.open("wb")
@@ -685,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open-steps", type=int, default=4, help="Open-loop rates to try (bisection).")
     parser.add_argument("--rates", default="", help="Open-loop rates to run (req/s, comma-separated) instead of bisecting.")
     parser.add_argument("--requests-per-connection", type=int, default=8, help="Mean requests per keep-alive connection.")
+    parser.add_argument("--row-cache", type=int, default=None, help="FINDER_ROW_CACHE_SIZE (default: the app's).")
     parser.add_argument(
         "--only",
         default="",
@@ -711,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: {background:.2f} cores were already busy before the benchmark started: figures will be low", flush=True)
     global REQUESTS_PER_CONNECTION
     REQUESTS_PER_CONNECTION = args.requests_per_connection
-    server = start_server(folder, args.workers, args.threads)
+    server = start_server(folder, args.workers, args.threads, args.row_cache)
     SERVER_PID.append(server.process.pid)
     try:
         settings = _gunicorn_settings(server, args.threads)
