@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select
+from sqlalchemy import Engine, bindparam, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,6 +73,23 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def _read_many_statements() -> tuple[Any, Any, Any]:
+    """Store._read_many's three queries, built once: practitioners by id, then their places and
+    their sources (``ids``: an expanding parameter, a list of any length)."""
+    practitioners = Practitioner.__table__
+    places = PractitionerLocation.__table__
+    sources = SourceRecord.__table__
+    ids: Any = bindparam("ids", expanding=True)
+    return (
+        select(practitioners).where(practitioners.c.id.in_(ids)),
+        select(places).where(places.c.practitioner_id.in_(ids)).order_by(places.c.practitioner_id, places.c.position),
+        select(sources).where(sources.c.practitioner_id.in_(ids)).order_by(sources.c.id),
+    )
+
+
+_READ_MANY = _read_many_statements()
 
 
 class RowCache:
@@ -252,24 +269,17 @@ class Store:
     def _read_many(self, ids: Sequence[int]) -> dict[int, StoredPractitioner]:
         """Three plain queries (rows, their places, their sources) read as columns: no ORM objects,
         identity map or relationship loading, which cost more than the queries on every page."""
-        practitioners = Practitioner.__table__
-        places = PractitionerLocation.__table__
-        sources = SourceRecord.__table__
-        wanted = list(ids)
+        rows_by_id, places_of, sources_of = _READ_MANY
         with self.engine.connect() as connection:
-            rows = connection.execute(select(practitioners).where(practitioners.c.id.in_(wanted))).all()
+            rows = connection.execute(rows_by_id, {"ids": list(ids)}).all()
             if not rows:
                 return {}
             found = [row.id for row in rows]
             located: dict[int, list[Any]] = {i: [] for i in found}
-            for place in connection.execute(
-                select(places).where(places.c.practitioner_id.in_(found)).order_by(places.c.practitioner_id, places.c.position)
-            ):
+            for place in connection.execute(places_of, {"ids": found}):
                 located[place.practitioner_id].append(place)
             provenance: dict[int, list[Any]] = {i: [] for i in found}
-            for link in connection.execute(
-                select(sources).where(sources.c.practitioner_id.in_(found)).order_by(sources.c.id)
-            ):
+            for link in connection.execute(sources_of, {"ids": found}):
                 provenance[link.practitioner_id].append(link)
         return {row.id: stored_of(row, located[row.id], provenance[row.id]) for row in rows}
 

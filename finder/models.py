@@ -313,7 +313,7 @@ def record_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Rec
     """The Record from a practitioners row and its locations (in position order) and sources:
     ORM objects or plain rows with the same column names (Store.get_many reads plain rows)."""
     src = _source_of(sources)
-    provenance = Provenance(
+    provenance = Provenance.model_construct(
         source=src.source if src else "unknown",
         source_id=src.source_id if src else str(row.id),
         source_url=src.source_url if src else None,
