@@ -747,33 +747,33 @@ class Snapshot:
 
         if not home_visits_beyond:
             return GeoHits(near_rows, near_dist, None, near_index, settings)
-        else:
-            # Home visits: the point inside the practitioner's coverage circle.
-            covered_rows = _EMPTY_DOCS
-            covered_dist = _EMPTY_SCORES
-            if len(self.hv_rows):
-                sel = grid_candidates(
-                    self.hv_key, *[(bounding_box(lat, lon, radius), base) for base, radius in self.hv_bands]
-                )
-                d = haversine_km(lat, lon, self.hv_lat[sel], self.hv_lon[sel])
-                ok = d <= self.hv_radius[sel]
-                covered_rows, covered_dist = self.hv_rows[sel[ok]], d[ok]
-                by_row = np.argsort(covered_rows)
-                covered_rows, covered_dist = covered_rows[by_row], covered_dist[by_row]
-            all_rows = sorted_union(near_rows, covered_rows)
-            n = len(all_rows)
-            distance = np.empty(n, dtype=np.float64)
-            visits_you = np.zeros(n, dtype=bool)
-            location_index = np.full(n, -1, dtype=np.int64)
-            setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
-            pos = np.searchsorted(all_rows, covered_rows)
-            visits_you[pos] = True
-            distance[pos] = covered_dist
-            near_pos = np.searchsorted(all_rows, near_rows)
-            distance[near_pos] = near_dist  # a location in range wins over the home-visit base
-            location_index[near_pos] = near_index
-            setting_bits[near_pos] = settings
-            return GeoHits(all_rows, distance, visits_you, location_index, setting_bits)
+
+        # Home visits: the point inside the practitioner's coverage circle.
+        covered_rows = _EMPTY_DOCS
+        covered_dist = _EMPTY_SCORES
+        if len(self.hv_rows):
+            sel = grid_candidates(
+                self.hv_key, *[(bounding_box(lat, lon, radius), base) for base, radius in self.hv_bands]
+            )
+            d = haversine_km(lat, lon, self.hv_lat[sel], self.hv_lon[sel])
+            ok = d <= self.hv_radius[sel]
+            covered_rows, covered_dist = self.hv_rows[sel[ok]], d[ok]
+            by_row = np.argsort(covered_rows)
+            covered_rows, covered_dist = covered_rows[by_row], covered_dist[by_row]
+        all_rows = sorted_union(near_rows, covered_rows)
+        n = len(all_rows)
+        distance = np.empty(n, dtype=np.float64)
+        visits_you = np.zeros(n, dtype=bool)
+        location_index = np.full(n, -1, dtype=np.int64)
+        setting_bits = np.zeros(n, dtype=self.loc_setting.dtype)
+        pos = np.searchsorted(all_rows, covered_rows)
+        visits_you[pos] = True
+        distance[pos] = covered_dist
+        near_pos = np.searchsorted(all_rows, near_rows)
+        distance[near_pos] = near_dist  # a location in range wins over the home-visit base
+        location_index[near_pos] = near_index
+        setting_bits[near_pos] = settings
+        return GeoHits(all_rows, distance, visits_you, location_index, setting_bits)
 
 
 class SearchIndex:
