@@ -150,6 +150,12 @@ def sources_report(store: Store) -> list[SourceQuality]:
     return report
 
 
+def kept_sources_report(store: Store) -> list[SourceQuality]:
+    """sources_report as kept by this process until any source loads or any listing changes
+    (``Store.remember``): the about page shows it, and each web worker computes it while warming up."""
+    return store.remember("sources_report", store.runs_key(), lambda: sources_report(store))
+
+
 def format_report(sources: list[SourceQuality]) -> str:
     """The report as the CLI prints it."""
     if not sources:

@@ -669,7 +669,7 @@ def referral_text(practitioner_id: int) -> Response:
 @bp.get("/about")
 def about() -> str:
     """What the directory is, where the data comes from, and how registration is checked."""
-    from finder.data_quality import sources_report
+    from finder.data_quality import kept_sources_report
 
     store = store_from(current_app)
     stats = store.stats() if store.is_initialised() else None
@@ -680,7 +680,7 @@ def about() -> str:
         check_url=current_app.config["HCPC_CHECK_URL"],
         vocabularies=VOCABULARIES,
         # A pass over every source's listings: kept until any source loads or any listing changes.
-        data_quality=store.remember("sources_report", store.runs_key(), lambda: sources_report(store)) if stats is not None else [],
+        data_quality=kept_sources_report(store) if stats is not None else [],
     )
 
 

@@ -167,3 +167,25 @@ def test_probes_are_never_rate_limited(app_config: dict[str, Any], path: str) ->
     assert statuses == {503}  # not ready (no store), but never 429
     assert client.get("/about").status_code != 429
     assert client.get("/about").status_code == 429  # the page limit does apply to pages
+
+
+def test_warming_a_worker_computes_the_about_pages_data_quality_report_once(
+    web_site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data-quality pass (tens of ms at scale) is done while the worker warms up, not on
+    the first visitor's about page; a second worker on the same store does its own."""
+    from finder import data_quality
+    from finder.web.health import warm_up
+
+    calls: list[int] = []
+    real = data_quality.sources_report
+    monkeypatch.setattr(data_quality, "sources_report", lambda store: calls.append(1) or real(store))
+    worker = create_app(dict(web_site.app.config))  # a fresh worker: nothing kept yet
+    try:
+        warm_up(worker)
+        assert len(calls) == 1
+        about = worker.test_client().get("/about")
+        assert about.status_code == 200 and len(calls) == 1
+        assert 'id="h-data-quality">Data quality by source</h2>' in about.get_data(as_text=True)
+    finally:
+        store_from(worker).dispose()
