@@ -121,7 +121,7 @@ def test_a_referral_route_can_rule_out_conditions_with_an_exclamation_mark() -> 
 
 
 def test_the_template_shows_a_route_ruling_out_a_condition() -> None:
-    [item] = list(read_csv("data/import-template.csv"))
+    [item] = list(read_csv(IMPORT_TEMPLATE))
     assert any(r.not_for for r in item.record.referral_routes)
 
 
