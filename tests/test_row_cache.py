@@ -154,3 +154,31 @@ def test_remembered_answers_last_until_a_source_loads_or_a_listing_changes(store
     kept = web_store.remember("report", web_store.runs_key(), compute)
     kept.append(99)  # a caller changing its copy changes nothing kept
     assert web_store.remember("report", web_store.runs_key(), compute) == [3]
+
+
+@pytest.mark.parametrize("size", [0, 5])
+def test_a_practitioner_page_shows_a_change_at_once_with_or_without_kept_rows(app_config: dict[str, object], size: int) -> None:
+    """Through the web layer: the page reads its row under the request's change number when
+    the worker keeps rows, and straight from the store when it keeps none."""
+    from finder import create_app
+    from finder.db import store_from
+
+    app = create_app({**app_config, "ROW_CACHE_SIZE": size})
+    store = store_from(app)
+    store.upgrade()
+    writer = Store(store.url)  # another process's writes
+    try:
+        ingest(writer, items(_record(1)), source="csv")
+        [pid] = _ids(writer)
+        client = app.test_client()
+        for _ in range(2):
+            assert "Practitioner 1" in client.get(f"/practitioners/{pid}").get_data(as_text=True)
+        cache = store.row_cache
+        assert (cache is None) == (size == 0)
+        if cache is not None:
+            assert (cache.hits, cache.misses) == (1, 1)  # the second view came from the kept row
+        ingest(writer, items(_record(1, practice_name="Renamed Practice")), source="csv")
+        assert "Renamed Practice" in client.get(f"/practitioners/{pid}").get_data(as_text=True)
+    finally:
+        writer.dispose()
+        store.dispose()

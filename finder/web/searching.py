@@ -44,12 +44,19 @@ def request_seq(app: Flask) -> int:
     return int(g.finder_seq)
 
 
+def rows_seq(app: Flask) -> int | None:
+    """The change number to read rows under: request_seq when this worker keeps rows
+    (FINDER_ROW_CACHE_SIZE), else None (rows read from the store need none, and an API
+    request then asks the store one question fewer)."""
+    return request_seq(app) if store_from(app).row_cache is not None else None
+
+
 def load_practitioner(app: Flask, practitioner_id: int) -> StoredPractitioner:
     """The stored practitioner, or NotFound (404) / Withdrawn (410) with a clear message."""
     from finder.web.present import uk_date
 
     with stage("rows"):
-        stored = store_from(app).get(practitioner_id, seq=request_seq(app)) if 0 < practitioner_id <= MAX_ID else None
+        stored = store_from(app).get(practitioner_id, seq=rows_seq(app)) if 0 < practitioner_id <= MAX_ID else None
     if stored is None:
         raise NotFound(f"No practitioner has id {practitioner_id}.")
     if stored.withdrawn_at is not None:
@@ -121,7 +128,7 @@ def run_search(app: Flask, request: SearchRequest) -> SearchOutcome:
         # The text held only words that are not searchable ("the", "and") and no place was given.
         require_what_or_where(SearchRequest())
     with stage("rows"):
-        stored = store_from(app).get_many([hit.id for hit in results.hits], seq=request_seq(app))
+        stored = store_from(app).get_many([hit.id for hit in results.hits], seq=rows_seq(app))
     by_id = {s.id: s for s in stored}
     first = (search.page - 1) * search.per_page + 1
     rows = []
