@@ -31,7 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from finder.hours import Interval, OpeningHours
-from finder.records import HomeVisits, Location, Provenance, Record, ReferralRoute, Registration
+from finder.records import (
+    HomeVisits,
+    Location,
+    Provenance,
+    Record,
+    ReferralRoute,
+    Registration,
+    trusted,
+)
 
 
 def utcnow() -> datetime:
@@ -280,8 +288,8 @@ def stored_hours(value: dict[str, Any] | None) -> OpeningHours | None:
     key = (intervals, value.get("note"))
     hours = _HOURS.get(key)
     if hours is None:
-        hours = OpeningHours.model_construct(
-            intervals=tuple(Interval.model_construct(day=day, opens=opens, closes=closes) for day, opens, closes in intervals),
+        hours = trusted(OpeningHours,
+            intervals=tuple(trusted(Interval, day=day, opens=opens, closes=closes) for day, opens, closes in intervals),
             note=key[1],
         )
         if len(_HOURS) >= _HOURS_MAX:
@@ -313,7 +321,7 @@ def record_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Rec
     """The Record from a practitioners row and its locations (in position order) and sources:
     ORM objects or plain rows with the same column names (Store.get_many reads plain rows)."""
     src = _source_of(sources)
-    provenance = Provenance.model_construct(
+    provenance = trusted(Provenance,
         source=src.source if src else "unknown",
         source_id=src.source_id if src else str(row.id),
         source_url=src.source_url if src else None,
@@ -322,22 +330,22 @@ def record_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Rec
     )
     home = None
     if row.home_visit_postcode and row.home_visit_radius_km:
-        home = HomeVisits.model_construct(
+        home = trusted(HomeVisits,
             base_postcode=row.home_visit_postcode,
             coverage_radius_km=row.home_visit_radius_km,
             lat=row.home_visit_lat,
             lon=row.home_visit_lon,
         )
-    # model_construct: the row was validated on the way in; re-validating every
+    # trusted(): the row was validated on the way in; re-validating every
     # read would cost time on every page and index build for nothing.
-    return Record.model_construct(
+    return trusted(Record,
         name=row.name,
         practice_name=row.practice_name,
         gender=row.gender,
         languages=list(row.languages or []),
         memberships=list(row.memberships or []),
         bio=row.bio,
-        registration=Registration.model_construct(
+        registration=trusted(Registration,
             number=row.hcpc_number,
             status=row.registration_status,
             checked_on=row.registration_checked_on,
@@ -349,7 +357,7 @@ def record_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Rec
         conditions=list(row.conditions or []),
         treatments=list(row.treatments or []),
         locations=[
-            Location.model_construct(
+            trusted(Location,
                 name=loc.name,
                 setting=loc.setting,
                 address=loc.address,
@@ -368,7 +376,7 @@ def record_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Rec
         home_visits=home,
         funding=list(row.funding or []),
         referral_routes=[
-            ReferralRoute.model_construct(
+            trusted(ReferralRoute,
                 route=r["route"], only_for=list(r.get("only_for") or []), not_for=list(r.get("not_for") or [])
             )
             for r in (row.referral_routes or [])
@@ -420,7 +428,7 @@ def stored_of(row: Any, locations: Sequence[Any], sources: Sequence[Any]) -> Sto
         updated_at=row.updated_at,
         withdrawn_at=row.withdrawn_at,
         sources=tuple(
-            Provenance.model_construct(
+            trusted(Provenance,
                 source=s.source,
                 source_id=s.source_id,
                 source_url=s.source_url,

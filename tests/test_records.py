@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from finder.db import Store
 from finder.errors import InvalidPostcode, InvalidRecord
 from finder.geo.postcode import normalise_postcode, parse_postcode_query
-from finder.records import validate_record
+from finder.ingest import ingest
+from finder.records import Record, validate_record
 from finder.vocab import VOCABULARIES
-from tests.helpers import make_record, record_data
+from tests.helpers import items, make_record, record_data
 
 
 @pytest.mark.parametrize(
@@ -120,3 +125,93 @@ def test_routes_without_condition_limits_hash_as_before_not_for_existed() -> Non
     assert record.content_hash() == "c1761f903e9101cc9009a789d290a2290b63298574a32442a8f60b82359bfa3a"
     limited = make_record(referral_routes=[{"route": "self_referral", "not_for": ["multiple_sclerosis"]}, {"route": "gp"}])
     assert limited.content_hash() != record.content_hash()
+
+
+#: A record with every field filled in (fictional), beside the generated sample.
+FULLEST: dict[str, Any] = {
+    "name": "Dr Fiona Example",
+    "practice_name": "Example Neuro Physio (fictional)",
+    "gender": "female",
+    "languages": ["english", "welsh"],
+    "memberships": ["mcsp", "acpin"],
+    "bio": "Fictional: <b>markup</b> kept as text.",
+    "registration": {
+        "number": "PH7654321", "status": "registered", "checked_on": "2026-11-20", "period_to": "2027-08-31",
+        "register_name": "Fiona Example", "needs_review": "Name differs from the register",
+    },
+    "conditions": ["multiple_sclerosis", "stroke"],
+    "locations": [
+        {"name": "Main clinic", "setting": "private_clinic", "address": "1 Fictional Road", "town": "Leeds",
+         "postcode": "LS6 2AB", "lat": 53.82, "lon": -1.57, "ods_code": "B86001", "wheelchair_access": True,
+         "parking": True, "opening_hours": {"intervals": [{"day": "monday", "opens": "09:00", "closes": "17:00"}],
+                                           "note": "Closed bank holidays"}, "phone": "0113 496 0000"},
+        {"setting": "community_clinic", "postcode": "LS1 4AP", "lat": 53.79, "lon": -1.55, "wheelchair_access": False},
+    ],
+    "home_visits": {"base_postcode": "LS6 2AB", "coverage_radius_km": 8, "lat": 53.82, "lon": -1.57},
+    "funding": ["nhs", "private"],
+    "referral_routes": [
+        {"route": "gp", "only_for": ["neurological"], "not_for": ["stroke"]},
+        {"route": "self_referral"},
+    ],
+    "referral_notes": "Fictional notes.",
+    "referral_email": "referrals@example.org",
+    "referral_phone": "0113 496 0001",
+    "nhs_waiting_weeks": 6,
+    "session_limit": 8,
+    "fee_initial_gbp": "65.50",
+    "fee_follow_up_gbp": "50",
+    "fees_note": "Concessions",
+    "accepting_new_patients": True,
+    "phone": "0113 496 0002",
+    "email": "hello@example.org",
+    "website": "https://example.org",
+    "booking_url": "https://example.org/book",
+    "provenance": {"source": "sample", "source_id": "fullest-1", "source_url": "https://example.org/fiona",
+                   "fetched_at": "2026-11-20T10:00:00+00:00", "last_verified_on": "2026-11-19"},
+    "is_sample": True,
+}
+
+
+def test_trusted_models_need_every_field_and_name_what_is_wrong() -> None:
+    from finder.records import Registration, trusted
+
+    fields = {name: None for name in Registration.model_fields}
+    fields["status"] = "registered"
+    built = trusted(Registration, **fields)
+    assert built.status == "registered" and built.model_fields_set == set(Registration.model_fields)
+    del fields["period_to"]
+    with pytest.raises(TypeError, match=r"missing \['period_to'\], unknown \[\]"):
+        trusted(Registration, **fields)
+    with pytest.raises(TypeError, match=r"unknown \['colour'\]"):
+        trusted(Registration, **{**fields, "period_to": None, "colour": "red"})
+
+
+def test_records_read_back_from_the_store_equal_what_was_ingested(store: Store, gazetteer_path: Path) -> None:
+    """Reading skips validation (finder.records.trusted): what comes back must still be exactly
+    the validated record, for the fullest fictional records (several places, hours, home visits,
+    limited referral routes, fees)."""
+    from finder.sample import generate_records
+
+    records = [*generate_records(40, 7, gazetteer=gazetteer_path), make_record(**FULLEST)]
+    # Every field of every part is set (not empty, not its default) in some record, so a
+    # reader that dropped or mixed up any one of them would fail below.
+    parts: dict[str, list[Any]] = {
+        "Record": records,
+        "Registration": [r.registration for r in records],
+        "Location": [loc for r in records for loc in r.locations],
+        "HomeVisits": [r.home_visits for r in records if r.home_visits],
+        "ReferralRoute": [route for r in records for route in r.referral_routes],
+    }
+    for part, objects in parts.items():
+        unset = [name for name in type(objects[0]).model_fields if not any(getattr(o, name) for o in objects)]
+        assert not unset, f"{part}: no record sets {unset}"
+    report = ingest(store, items(*records), source=records[0].provenance.source)
+    assert report.written and report.added == len(records), report.problems[:3]
+    ids = [stored.id for stored in store.iter_practitioners()]
+    read = store.get_many(ids)
+    assert len(read) == len(records)
+    by_key = {r.provenance.source_id: r for r in records}
+    for stored in read:
+        original = by_key[stored.record.provenance.source_id]
+        assert stored.record.model_dump(exclude={"provenance"}) == original.model_dump(exclude={"provenance"})
+        assert Record.model_validate(stored.record.model_dump()) == stored.record
