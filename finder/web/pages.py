@@ -226,12 +226,13 @@ class ResultView:
 
 
 def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
-    from finder.web.shortlist import current_shortlist
+    from finder.web.shortlist import add_url_maker, current_shortlist
 
     context = outcome.query.referral_context()
     today = date.today()
     practitioner_url = url_maker("pages.practitioner", "practitioner_id", back=back)
     shortlist = current_shortlist()
+    shortlist_url = add_url_maker(shortlist, back)
     views = []
     for number, hit, stored in outcome.rows:
         record = stored.record
@@ -252,7 +253,7 @@ def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
                 url=practitioner_url(stored.id),
             )
         )
-        _add_comparison(views[-1], outcome, back, shortlist)
+        _add_comparison(views[-1], outcome, shortlist, shortlist_url)
     return views
 
 
@@ -267,10 +268,8 @@ def url_maker(endpoint: str, id_arg: str, **values: Any) -> Any:
     return lambda n: f"{head}/{int(n)}{tail}"
 
 
-def _add_comparison(view: ResultView, outcome: SearchOutcome, back: str, shortlist: list[int]) -> None:
+def _add_comparison(view: ResultView, outcome: SearchOutcome, shortlist: list[int], shortlist_url: Any) -> None:
     """The fields a GP compares across cards, and the shortlist link (works without JavaScript)."""
-    from finder.web.shortlist import add_url
-
     record = view.stored.record
     view.wait = present.wait_text(record)
     view.fee = present.fee_text(record)
@@ -281,7 +280,7 @@ def _add_comparison(view: ResultView, outcome: SearchOutcome, back: str, shortli
     view.phone = record.phone or ""
     view.phone_href = present.phone_href(record.phone)
     view.on_shortlist = view.stored.id in shortlist
-    view.shortlist_url = add_url(shortlist, view.stored.id, back)
+    view.shortlist_url = shortlist_url(view.stored.id)
     view.is_online_only = bool(record.locations) and all(loc.setting == "online" for loc in record.locations)
 
 

@@ -8,9 +8,10 @@ keep a copy in the browser's local storage (never sent anywhere).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 
@@ -74,11 +75,20 @@ def current_shortlist() -> list[int]:
 
 def add_url(shortlist: list[int], practitioner_id: int, back: str | None) -> str:
     """The shortlist page with this listing added (or already there)."""
-    ids = shortlist if practitioner_id in shortlist else [*shortlist, practitioner_id][-MAX_SHORTLIST:]
-    params = {"ids": ids_text(ids), "added": str(practitioner_id)}
-    if back:
-        params["back"] = back
-    return _shortlist_path() + "?" + urlencode(params)
+    return add_url_maker(shortlist, back)(practitioner_id)
+
+
+def add_url_maker(shortlist: list[int], back: str | None) -> Callable[[int], str]:
+    """``add_url`` for the many listings of one page: what they share (the page's path and the
+    long ``back`` link) is encoded once, not once per card."""
+    head = _shortlist_path() + "?ids="
+    tail = "&" + urlencode({"back": back}) if back else ""
+
+    def make(practitioner_id: int) -> str:
+        ids = shortlist if practitioner_id in shortlist else [*shortlist, practitioner_id][-MAX_SHORTLIST:]
+        return f"{head}{quote_plus(ids_text(ids))}&added={int(practitioner_id)}{tail}"
+
+    return make
 
 
 def _shortlist_path() -> str:
