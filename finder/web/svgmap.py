@@ -83,6 +83,8 @@ def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], 
     gap = 2 * PIN_RADIUS + 3
     clear = PIN_RADIUS + 14
     left, top, right, bottom = box
+    # Most pairs are far apart: compare squared distances, and take the root only for a close pair.
+    near_gap = (gap - SPREAD_TOLERANCE) ** 2
     for _ in range(300):
         moved = False
         for i, a in enumerate(placed):
@@ -97,8 +99,8 @@ def spread_pins(points: list[tuple[float, float]], centre: tuple[float, float], 
                 moved = True
             for b in placed[i + 1 :]:
                 dx, dy = b[0] - a[0], b[1] - a[1]
-                distance = math.hypot(dx, dy)
-                if distance < gap - SPREAD_TOLERANCE:
+                if dx * dx + dy * dy < near_gap:
+                    distance = math.hypot(dx, dy)
                     angle = math.atan2(dy, dx) if distance > 0.01 else (i * 2.39996)  # golden angle: no two alike
                     push = (gap + SPREAD_SLACK - distance) / 2
                     a[0] -= math.cos(angle) * push
