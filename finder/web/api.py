@@ -6,10 +6,10 @@ finder.web.searching); errors are problem+json (finder.web.errors).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from flask import Blueprint, Response, current_app, request
 
 from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
@@ -23,9 +23,10 @@ from finder.web.timing import stage
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def json_response(body: Any, status: int = 200) -> Response:
-    # Compact: json's C encoder serves only output without indentation (indent=1 took the pure-Python path).
+    # Compact UTF-8, as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it, in about a
+    # fifth of the time (a search's body is 20 listings in full).
     with stage("render"):
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        text = orjson.dumps(body)
     return Response(text, status=status, mimetype="application/json")
 
 
