@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=300, help="Untimed requests before gc.freeze().")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--row-cache", type=int, default=None, help="FINDER_ROW_CACHE_SIZE (default: the app's).")
+    parser.add_argument(
+        "--gen0", type=int, default=None,
+        help="Generation-0 threshold after the freeze (default: what gunicorn.conf.py sets, GC_GEN0_THRESHOLD).",
+    )
     args = parser.parse_args(argv)
 
     folder = ensure_data(args.records, args.seed)
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         client.get(path)
     gc.collect()
     gc.freeze()
+    if args.gen0 is not None:
+        gc.set_threshold(args.gen0, *gc.get_threshold()[1:])
+    gen0 = gc.get_threshold()[0]
 
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     started: list[float] = [0.0]
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  objects tracked (not frozen) at the end: {tracked:,}")
     gc_ms = sum(sum(spent) for spent in pauses.values())
     print(
-        f"RESULT gc_pauses: row_cache={size} requests={args.requests} ms_per_request={seconds * 1000 / args.requests:.2f} "
+        f"RESULT gc_pauses: row_cache={size} gen0={gen0} requests={args.requests} ms_per_request={seconds * 1000 / args.requests:.2f} "
         f"p99_ms={percentile(latencies, 0.99):.1f} max_ms={max(latencies):.1f} gc_share={gc_ms / (seconds * 1000):.3f} "
         f"full_collections={len(pauses[2])} longest_full_ms={max(pauses[2], default=0.0):.1f} tracked={tracked}"
     )

@@ -6,6 +6,7 @@ finder.web.searching); errors are problem+json (finder.web.errors).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from finder.vocab import PRACTISING_STATUSES, VOCABULARIES
 from finder.web import present
 from finder.web.interpretation import interpreted_json, match_reasons
-from finder.web.links import site_url
+from finder.web.links import id_url_maker, site_url
 from finder.web.params import SearchRequest, parse_search_args, previous_page, require_what_or_where
 from finder.web.searching import SearchOutcome, load_practitioner, run_search
 from finder.web.timing import stage
@@ -39,13 +40,23 @@ def _url(endpoint: str, args: Any = None, **values: Any) -> str:
     return base
 
 
+#: The links every listing in an answer carries, by name.
+PRACTITIONER_LINKS = {
+    "self": "api.practitioner",
+    "html": "pages.practitioner",
+    "referral": "pages.referral",
+    "referral_text": "pages.referral_text",
+}
+
+
+def practitioner_links_maker() -> Callable[[int], dict[str, str]]:
+    """A listing's links by id, each link built once per request (id_url_maker)."""
+    makers = {name: id_url_maker(endpoint, "practitioner_id") for name, endpoint in PRACTITIONER_LINKS.items()}
+    return lambda practitioner_id: {name: make(practitioner_id) for name, make in makers.items()}
+
+
 def practitioner_links(practitioner_id: int) -> dict[str, str]:
-    return {
-        "self": site_url("api.practitioner", practitioner_id=practitioner_id),
-        "html": site_url("pages.practitioner", practitioner_id=practitioner_id),
-        "referral": site_url("pages.referral", practitioner_id=practitioner_id),
-        "referral_text": site_url("pages.referral_text", practitioner_id=practitioner_id),
-    }
+    return practitioner_links_maker()(practitioner_id)
 
 
 def search_json(outcome: SearchOutcome) -> dict[str, Any]:
@@ -55,6 +66,7 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
     req: SearchRequest = outcome.request
     check_url = current_app.config["HCPC_CHECK_URL"]
     context = query.referral_context()
+    links_of = practitioner_links_maker()
     links: dict[str, str | None] = {
         "self": _url("api.search", req.as_args(page=str(query.page) if query.page != 1 else "")),
         "next": _url("api.search", req.as_args(page=str(query.page + 1))) if query.page < results.pages else None,
@@ -96,7 +108,7 @@ def search_json(outcome: SearchOutcome) -> dict[str, Any]:
         "facets": {facet: dict(counts) for facet, counts in results.facets.items()},
         "results": [
             {
-                **present.result_json(number, hit, stored, practitioner_links(stored.id), check_url, context),
+                **present.result_json(number, hit, stored, links_of(stored.id), check_url, context),
                 "matched": match_reasons(stored.record, outcome),
             }
             for number, hit, stored in outcome.rows

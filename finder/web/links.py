@@ -14,6 +14,7 @@ to a placeholder server name, so even a request whose Host Flask refused
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,3 +109,23 @@ def init_app(app: Flask) -> None:
         trusted = [host]
     app.config["TRUSTED_HOSTS"] = trusted or None
     app.add_template_global(site_url, "site_url")
+
+
+#: A number no real id has, put where the id goes to find the id's place in a built link.
+_ID_MARKER = 987654321
+
+
+def id_url_maker(
+    endpoint: str, id_arg: str, *, build: Callable[..., str] = site_url, **values: Any
+) -> Callable[[int], str]:
+    """``build(endpoint, **{id_arg: n}, **values)`` for many ids ``n``: built once, then filled in.
+
+    The links of a results page or an API search differ only in the id (20 listings, up to four
+    links each), and werkzeug's URL building cost about 18 µs a link. A rule that does not put the
+    id in a path segment of its own falls back to building every link.
+    """
+    template = build(endpoint, **{id_arg: _ID_MARKER, **values})
+    head, found, tail = template.partition(f"/{_ID_MARKER}")
+    if not found or str(_ID_MARKER) in tail:
+        return lambda n: build(endpoint, **{id_arg: n, **values})
+    return lambda n: f"{head}/{int(n)}{tail}"

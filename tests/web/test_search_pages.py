@@ -223,18 +223,39 @@ def test_a_page_past_the_end_says_so(web_client: Any) -> None:
 
 
 def test_card_links_are_the_urls_flask_builds(web_site: Any) -> None:
-    """finder.web.pages.url_maker fills one built URL in per card: the same as url_for for each id."""
+    """finder.web.links.id_url_maker fills one built URL in per card: the same as url_for for each id."""
     from flask import url_for
 
-    from finder.web.pages import url_maker
+    from finder.web.links import id_url_maker
 
     back = "/search?near=LS6&q=multiple+sclerosis&shortlist=3,4&label=Caf%C3%A9+%26+co"
     with web_site.app.test_request_context("/search?near=LS6"):
-        make = url_maker("pages.practitioner", "practitioner_id", back=back)
+        make = id_url_maker("pages.practitioner", "practitioner_id", build=url_for, back=back)
         for pid in (1, 7, 42, 987654321, 2**31 - 1):
             assert make(pid) == url_for("pages.practitioner", practitioner_id=pid, back=back)
-        bare = url_maker("pages.practitioner", "practitioner_id")
+        bare = id_url_maker("pages.practitioner", "practitioner_id", build=url_for)
         assert bare(5) == url_for("pages.practitioner", practitioner_id=5) == "/practitioners/5"
+
+
+@pytest.mark.parametrize("public_url", [None, "https://finder.example.org/physio"])
+def test_api_listing_links_are_the_urls_the_site_builds(web_site: Any, public_url: str | None) -> None:
+    """An API search builds each listing's four links once per request (api.practitioner_links_maker):
+    the same links site_url gives for each id, under a public URL too."""
+    from finder.web.api import PRACTITIONER_LINKS, practitioner_links_maker
+    from finder.web.links import site_url
+
+    config = web_site.app.config
+    before = config["PUBLIC_URL"]
+    config["PUBLIC_URL"] = public_url
+    try:
+        with web_site.app.test_request_context("/api/v1/search?near=LS6"):
+            links_of = practitioner_links_maker()
+            for pid in (1, 42, 987654321, 2**31 - 1):
+                expected = {name: site_url(endpoint, practitioner_id=pid) for name, endpoint in PRACTITIONER_LINKS.items()}
+                assert links_of(pid) == expected
+            assert links_of(3)["referral_text"] == (public_url or "") + "/practitioners/3/referral.txt"
+    finally:
+        config["PUBLIC_URL"] = before
 
 
 def test_filter_checkboxes_markup_escapes_and_counts() -> None:
