@@ -360,6 +360,9 @@ FIELD_OF = {
 
 
 def _render_search(template_args: dict[str, Any], status: int) -> tuple[str, int]:
+    if "groups" not in template_args:  # no results to count: the filters without counts
+        template_args["groups"] = facet_options(template_args["form"], None)
+        template_args["flags"] = flag_options(template_args["form"], None)
     errors = template_args.get("errors") or []
     error_list = []
     error_by: dict[str, str] = {}
@@ -398,8 +401,8 @@ def _search_page(*, is_home: bool) -> Any:
         "outcome": None,
         "results": [],
         "svg": None,
-        "groups": facet_options(form, None),
-        "flags": flag_options(form, None),
+        # "groups" and "flags" (the filters): with their counts once there are results, else
+        # without (_render_search), so a results page builds them once.
         "sort_labels": SORT_LABELS,
         "checkbox_items": checkbox_items,
         "per_page_choices": PER_PAGE_CHOICES,
