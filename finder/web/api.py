@@ -23,11 +23,19 @@ from finder.web.timing import stage
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+def _json_default(value: Any) -> Any:
+    """What orjson does not encode itself but json.dumps did: subclasses of float (numbers
+    computed with numpy are encoded natively, OPT_SERIALIZE_NUMPY)."""
+    if isinstance(value, float):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     # Compact UTF-8, as json.dumps(ensure_ascii=False, separators=(",", ":")) writes it, in about a
     # fifth of the time (a search's body is 20 listings in full).
     with stage("render"):
-        text = orjson.dumps(body)
+        text = orjson.dumps(body, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
     return Response(text, status=status, mimetype="application/json")
 
 

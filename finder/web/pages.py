@@ -8,6 +8,7 @@ goes through finder.web.errors.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -258,7 +259,9 @@ def result_views(outcome: SearchOutcome, back: str) -> list[ResultView]:
     return views
 
 
-def _add_comparison(view: ResultView, outcome: SearchOutcome, shortlist: list[int], shortlist_url: Any) -> None:
+def _add_comparison(
+    view: ResultView, outcome: SearchOutcome, shortlist: list[int], shortlist_url: Callable[[int], str]
+) -> None:
     """The fields a GP compares across cards, and the shortlist link (works without JavaScript)."""
     record = view.stored.record
     view.wait = present.wait_text(record)

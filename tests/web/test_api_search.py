@@ -180,3 +180,34 @@ def test_nothing_a_client_sends_gives_a_500(web_client: Any, checker: OpenAPIChe
     page = web_client.get("/search", query_string=params)
     assert page.status_code in (200, 400, 422)
     assert not re.search(r"Traceback|Internal Server Error", page.get_data(as_text=True))
+
+
+def test_answers_are_encoded_as_the_standard_library_would(web_site: Any) -> None:
+    """json_response (orjson) gives the same JSON values json.dumps(ensure_ascii=False) gave, for
+    what a body can hold: text in any script, numbers computed with numpy (json.dumps took numpy
+    floats as floats), float subclasses; anything else is still an error, not a guess."""
+    import numpy as np
+
+    from finder.web.api import json_response
+
+    class Km(float):
+        pass
+
+    body = {
+        "name": "Zoë O’Brien – “Physio” <b>&</b> 理学療法",
+        "distance_km": np.float64(0.6449999999999999),
+        "km": Km(2.5),
+        "total": np.int64(42),
+        "small": 1e-05,
+        "big": 1e16,
+        "flags": [True, False, None],
+        "nested": {"a": [1, 2.0, -0.0]},
+    }
+    expected = json.dumps(
+        {**body, "distance_km": float(body["distance_km"]), "total": int(body["total"])},
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    with web_site.app.test_request_context("/api/v1/search"):
+        assert json.loads(json_response(body).get_data(as_text=True)) == json.loads(expected)
+        with pytest.raises(TypeError):
+            json_response({"when": object()})
