@@ -215,3 +215,22 @@ def test_records_read_back_from_the_store_equal_what_was_ingested(store: Store, 
         original = by_key[stored.record.provenance.source_id]
         assert stored.record.model_dump(exclude={"provenance"}) == original.model_dump(exclude={"provenance"})
         assert Record.model_validate(stored.record.model_dump()) == stored.record
+
+
+def test_json_columns_orjson_refuses_still_read_back(store: Store) -> None:
+    """JSON columns are read with orjson, which refuses what the standard library writes for NaN,
+    infinity and integers beyond 64 bits (an ingest run's problems can quote such input): those
+    values must still read back, not make the run unreadable (finder.db.read_json)."""
+    from finder.models import IngestRun
+
+    odd: dict[str, Any] = {"big": 2**70, "text": "Zoë"}
+    if store.backend == "sqlite":  # PostgreSQL's json type refuses NaN and infinity on the way in
+        odd.update(ratio=float("nan"), limit=float("inf"))
+    with store.session() as session:
+        session.add(IngestRun(source="csv", mode="partial", status="ok", problems=[odd], details=odd))
+    (run,) = store.ingest_runs()
+    assert run.details is not None and run.problems
+    for value in (run.details, run.problems[0]):
+        assert value["big"] == 2**70 and value["text"] == "Zoë"
+        if store.backend == "sqlite":
+            assert value["ratio"] != value["ratio"] and value["limit"] == float("inf")  # NaN, infinity
